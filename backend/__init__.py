@@ -1,0 +1,1 @@
+"""zhijiao (智矫): domain core — config, models and services; no HTTP here."""

@@ -1,0 +1,127 @@
+"""Engine, thread-scoped sessions and the one transaction helper that every service uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+
+class Database:
+    """Holds the engine and a thread-local session; bound once per process by ``init``."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self._factory: sessionmaker | None = None
+        self.scoped: scoped_session | None = None
+        self.url = ""
+
+    def init(self, url: str, *, echo: bool = False) -> None:
+        if self.engine is not None and self.url == url:
+            return
+        self.dispose()
+        self.url = url
+        kwargs: dict = {"echo": echo, "future": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+        self.engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            _make_sqlite_serialisable(self.engine)
+        self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.scoped = scoped_session(self._factory)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def session(self) -> Session:
+        """The current thread's session."""
+        if self.scoped is None:
+            raise RuntimeError("database not initialised: call db.init(url) first")
+        return self.scoped()
+
+    def new_session(self) -> Session:
+        """A session outside the thread scope (jobs that need their own transaction)."""
+        assert self._factory is not None
+        return self._factory()
+
+    @contextmanager
+    def tx(self) -> Iterator[Session]:
+        """Run a block in a transaction; nested calls join the outer one, the outermost commits.
+
+        Guarantee: the block's writes commit together or not at all; after-commit hooks (outbox pushes)
+        run only when the outermost block commits.
+        """
+        s = self.session
+        depth = s.info.get("tx_depth", 0)
+        s.info["tx_depth"] = depth + 1
+        try:
+            yield s
+            if depth == 0:
+                s.commit()
+        except BaseException:
+            if depth == 0:
+                s.rollback()
+            raise
+        finally:
+            s.info["tx_depth"] = depth
+
+    def remove(self) -> None:
+        if self.scoped is not None:
+            self.scoped.remove()
+
+    def dispose(self) -> None:
+        if self.scoped is not None:
+            self.scoped.remove()
+        if self.engine is not None:
+            self.engine.dispose()
+        self.engine = None
+        self.scoped = None
+        self._factory = None
+
+
+def _make_sqlite_serialisable(engine: Engine) -> None:
+    """Take SQLite's write lock at BEGIN, so read-then-write sequences (audit chain, counters) never fork.
+
+    pysqlite's own transaction handling begins lazily at the first write; this is SQLAlchemy's
+    documented recipe for taking control of BEGIN.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def after_commit(session: Session, fn: Callable[[], None]) -> None:
+    """Run ``fn`` once the session's current transaction commits (dropped on rollback). It must not emit SQL."""
+    session.info.setdefault("after_commit", []).append(fn)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    hooks = session.info.pop("after_commit", [])
+    for fn in hooks:
+        fn()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop("after_commit", None)
+
+
+db = Database()

@@ -1,0 +1,30 @@
+"""Typed SQLAlchemy models, one module per aggregate; importing this package registers them all."""
+
+from backend.models.alerts import Notification, Warning
+from backend.models.audit import AuditLog
+from backend.models.base import Base, utcnow
+from backend.models.idempotency import IdempotencyRecord
+from backend.models.jobs import JobRun, OutboxMessage
+from backend.models.org import OrgUnit
+from backend.models.subject import PublicCreditBase, Subject, SubjectChange
+from backend.models.user import ActivationCode, Device, RefreshToken, User, UserUnit
+
+__all__ = [
+    "ActivationCode",
+    "AuditLog",
+    "Base",
+    "Device",
+    "IdempotencyRecord",
+    "JobRun",
+    "Notification",
+    "OrgUnit",
+    "OutboxMessage",
+    "PublicCreditBase",
+    "RefreshToken",
+    "Subject",
+    "SubjectChange",
+    "User",
+    "UserUnit",
+    "Warning",
+    "utcnow",
+]

@@ -1,0 +1,129 @@
+"""Append-only audit log chained with HMAC-SHA256; the key lives in config, never in the database.
+
+Rows are queued on the session and written in ``before_commit``, after taking a chain lock (PostgreSQL:
+a transaction-scoped advisory lock; SQLite: the write lock taken at BEGIN IMMEDIATE), so concurrent
+writers never fork the chain and the lock is held only for the last moment of the transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session
+
+from backend import runtime
+from backend.models import AuditLog, utcnow
+from backend.services.actors import SYSTEM, Actor
+
+GENESIS = "0" * 64
+_LOCK_KEY = 7_202_611  # arbitrary, stable advisory-lock id for the audit chain
+
+
+def record(session: Session, action: str, *, actor: Actor = SYSTEM, target_type: str | None = None,
+           target_id: object = None, purpose: str | None = None, details: dict | None = None) -> None:
+    """Queue an audit row; it is chained and written when this transaction commits (dropped on rollback)."""
+    session.info.setdefault("audit_pending", []).append(
+        {
+            "actor_id": actor.user_id,
+            "actor_role": actor.role,
+            "action": action,
+            "target_type": target_type,
+            "target_id": None if target_id is None else str(target_id),
+            "purpose": purpose,
+            "request_id": runtime.current_request_id(),
+            "details": details or {},
+        }
+    )
+
+
+def record_bulk(session: Session, action: str, ids: Iterable[object], *, counts: dict | None = None,
+                actor: Actor = SYSTEM, details: dict | None = None) -> None:
+    """One row for a bulk run: the counts and a digest of the ids it changed, not one row per id."""
+    id_list = sorted(str(i) for i in ids)
+    digest = hashlib.sha256("\n".join(id_list).encode()).hexdigest()
+    body = {"count": len(id_list), "ids_sha256": digest, **(counts or {}), **(details or {})}
+    record(session, action, actor=actor, target_type="bulk", details=body)
+
+
+def canonical(row: AuditLog) -> str:
+    payload = {
+        "id": row.id,
+        "created_at": row.created_at.isoformat(timespec="microseconds"),
+        "actor_id": row.actor_id,
+        "actor_role": row.actor_role,
+        "action": row.action,
+        "target_type": row.target_type,
+        "target_id": row.target_id,
+        "purpose": row.purpose,
+        "request_id": row.request_id,
+        "details": row.details,
+    }
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def compute_mac(prev_mac: str, row: AuditLog, key: bytes | None = None) -> str:
+    key = key or runtime.settings().audit_key.encode()
+    return hmac.new(key, (prev_mac + "\n" + canonical(row)).encode(), hashlib.sha256).hexdigest()
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    pending = session.info.pop("audit_pending", None)
+    if not pending:
+        return
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    last = session.execute(select(AuditLog.id, AuditLog.mac).order_by(AuditLog.id.desc()).limit(1)).first()
+    prev_id, prev_mac = (last[0], last[1]) if last else (0, GENESIS)
+    for item in pending:
+        row = AuditLog(id=prev_id + 1, created_at=utcnow(), **item)
+        row.details = json.loads(json.dumps(row.details, default=str))  # what the database will give back
+        row.prev_mac = prev_mac
+        row.mac = compute_mac(prev_mac, row)
+        session.add(row)
+        prev_id, prev_mac = row.id, row.mac
+    session.flush()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop("audit_pending", None)
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    rows: int
+    broken_id: int | None = None
+    reason: str | None = None
+
+
+def verify(session: Session, batch: int = 5000) -> VerifyResult:
+    """Walk the chain in order; name the first row whose link or MAC does not hold.
+
+    Give it a session of its own: it detaches what it has read after each batch to bound memory.
+    """
+    key = runtime.settings().audit_key.encode()
+    prev_id, prev_mac, count = 0, GENESIS, 0
+    while True:
+        rows = session.scalars(
+            select(AuditLog).where(AuditLog.id > prev_id).order_by(AuditLog.id).limit(batch)
+        ).all()
+        if not rows:
+            return VerifyResult(True, count)
+        for row in rows:
+            if row.id != prev_id + 1:
+                return VerifyResult(False, count, prev_id + 1, "missing row (deleted)")
+            if row.prev_mac != prev_mac:
+                return VerifyResult(False, count, row.id, "link to the previous row does not match")
+            if not hmac.compare_digest(row.mac, compute_mac(prev_mac, row, key)):
+                return VerifyResult(False, count, row.id, "content does not match its MAC (edited)")
+            prev_id, prev_mac = row.id, row.mac
+            count += 1
+        session.expunge_all()

@@ -1,0 +1,82 @@
+"""Idempotent creates keyed by the caller's ``client_id`` or ``Idempotency-Key``.
+
+Guarantee: the key is claimed by inserting a row under a unique constraint in the same transaction as
+the create, so two concurrent duplicates cannot both create: the second waits for the first to commit
+(PostgreSQL's unique index, SQLite's write lock) and then gets the stored result. Records live
+``IDEMPOTENCY_DAYS`` (default 30) days.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend import runtime
+from backend.db import db
+from backend.errors import DomainError
+from backend.models import IdempotencyRecord, utcnow
+
+
+@dataclass
+class Outcome:
+    status: int
+    body: object
+    replayed: bool
+
+
+def request_hash(body: object) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _existing(session: Session, user_id: int, scope: str, key: str) -> IdempotencyRecord | None:
+    return session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user_id, IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+        )
+    )
+
+
+def run_once(user_id: int, scope: str, key: str, body_hash: str,
+             create: Callable[[], tuple[int, object]]) -> Outcome:
+    """Run ``create`` (returning status and JSON body) once per key; replay its stored result after that."""
+    with db.tx() as s:
+        found = _existing(s, user_id, scope, key)
+        if found is not None:
+            return _replay(found, body_hash)
+        claim = IdempotencyRecord(
+            user_id=user_id, scope=scope, key=key, request_hash=body_hash,
+            expires_at=utcnow() + timedelta(days=runtime.settings().idempotency_days),
+        )
+        try:
+            with s.begin_nested():
+                s.add(claim)
+                s.flush()
+        except IntegrityError:
+            claim = None
+        if claim is None:
+            found = _existing(s, user_id, scope, key)
+            assert found is not None
+            return _replay(found, body_hash)
+        status, payload = create()
+        claim.status_code = status
+        claim.response_body = json.loads(json.dumps(payload, default=str))
+        return Outcome(status, claim.response_body, False)
+
+
+def _replay(found: IdempotencyRecord, body_hash: str) -> Outcome:
+    if found.request_hash != body_hash:
+        raise DomainError("IDEMPOTENCY_KEY_REUSED")
+    return Outcome(200, found.response_body, True)
+
+
+def purge_expired() -> int:
+    with db.tx() as s:
+        result = s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < utcnow()))
+        return result.rowcount or 0

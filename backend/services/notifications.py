@@ -1,0 +1,56 @@
+"""Notifications: stored first in the caller's transaction, delivered afterwards by an outbox job."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db import db
+from backend.errors import NotFound
+from backend.models import Device, Notification, utcnow
+from backend.services import outbox
+from backend.services.actors import Actor
+from backend.services.handlers import handler
+
+
+def notify(session: Session, user_id: int, kind: str, title: str, body: str = "",
+           data: dict | None = None) -> Notification:
+    """Store a notification for ``user_id`` and queue its delivery (after commit, never lost)."""
+    n = Notification(user_id=user_id, kind=kind, title=title, body=body, data=data or {})
+    session.add(n)
+    session.flush()
+    outbox.add(session, "deliver_notification", {"notification_id": n.id})
+    return n
+
+
+@handler("deliver_notification")
+def deliver(session: Session, payload: dict) -> None:
+    """Mark a notification delivered to the user's devices.
+
+    No push gateway is wired in yet (none is reachable from here): delivery means the notification is
+    released to the app's inbox and the devices with push tokens are recorded in its data. Idempotent:
+    an already delivered notification is left as it is.
+    """
+    n = session.get(Notification, payload["notification_id"])
+    if n is None or n.delivered_at is not None:
+        return
+    n.delivery_attempts += 1
+    devices = session.scalars(
+        select(Device.id).where(Device.user_id == n.user_id, Device.push_token.is_not(None))
+    ).all()
+    n.data = {**n.data, "push_devices": len(devices)}
+    n.delivered_at = utcnow()
+
+
+def list_for(session: Session, actor: Actor):
+    return select(Notification).where(Notification.user_id == actor.user_id).order_by(Notification.id.desc())
+
+
+def mark_read(actor: Actor, notification_id: int) -> Notification:
+    with db.tx() as s:
+        n = s.get(Notification, notification_id)
+        if n is None or n.user_id != actor.user_id:
+            raise NotFound("notification")
+        if n.read_at is None:
+            n.read_at = utcnow()
+    return n

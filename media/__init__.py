@@ -1,0 +1,1 @@
+"""Photo storage and checks: pure code, no Flask and no models."""

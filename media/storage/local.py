@@ -1,0 +1,63 @@
+"""Local-folder storage: keys map to files below one root; nothing a client names becomes a path."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from media.storage.base import StorageError
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,250}$")
+
+
+class LocalStorage:
+    def __init__(self, directory) -> None:
+        self.root = Path(directory).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        if not _KEY.match(key) or ".." in key.split("/"):
+            raise StorageError(f"bad storage key {key!r}")
+        path = (self.root / key).resolve()
+        if self.root not in path.parents:
+            raise StorageError(f"bad storage key {key!r}")
+        return path
+
+    def put(self, key: str, data: BinaryIO, content_type: str = "application/octet-stream") -> int:
+        """Write atomically (temp file, then rename), so a reader never sees half a photo."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(data, out, 1024 * 1024)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path.stat().st_size
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self._path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise StorageError(f"missing object {key}") from exc
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def head(self, key: str) -> int | None:
+        path = self._path(key)
+        return path.stat().st_size if path.exists() else None
+
+    def check(self) -> None:
+        probe = self.root / ".readyz"
+        try:
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            raise StorageError(f"photo folder not writable: {exc}") from exc

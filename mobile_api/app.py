@@ -1,0 +1,85 @@
+"""The Flask app factory: binds settings, database, logging, metrics, errors and the blueprints.
+
+It lives in ``mobile_api`` rather than ``backend`` because it imports the blueprints, and ``backend``
+never imports ``mobile_api`` (STYLE.md's one-way dependencies).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, request
+from flask_smorest import Api
+
+from backend import runtime
+from backend.config import Settings, load_settings
+from backend.db import db
+from backend.errors import DomainError
+from backend.logs import configure_logging
+from mobile_api import admin, auth, errors, grid, me, ops, staff_subjects
+from mobile_api.metrics import instrument
+
+log = logging.getLogger("mobile_api")
+BLUEPRINTS = (ops.blp, auth.blp, me.blp, staff_subjects.blp, grid.blp, admin.blp)
+#: bodies that are not JSON (a photo's bytes) are sent only to these endpoint suffixes
+RAW_BODY_SUFFIXES = ("/content",)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = runtime.configure(settings or load_settings())
+    configure_logging(settings.log_level)
+    db.init(settings.database_url)
+    import backend.services.registry  # noqa: F401 - outbox handlers
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_json_bytes,
+        API_TITLE="智矫 zhijiao API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                                          "bearerFormat": "JWT"}}},
+            "security": [{"bearer": []}],
+        },
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False
+    app.extensions["zhijiao.settings"] = settings
+    api = Api(app)
+    for blp in BLUEPRINTS:
+        api.register_blueprint(blp)
+    errors.register(app)
+    instrument(app)
+
+    @app.before_request
+    def _request_context():
+        rid = request.headers.get("X-Request-ID", "")
+        if not (rid.isascii() and rid.replace("-", "").isalnum() and 8 <= len(rid) <= 64):
+            rid = runtime.new_request_id()
+        g.request_id = rid
+        g._rid_token = runtime.request_id_var.set(rid)
+        if request.method in ("POST", "PUT", "PATCH") and request.content_length:
+            raw = request.path.endswith(RAW_BODY_SUFFIXES)
+            if not raw and not request.is_json:
+                raise DomainError("UNSUPPORTED_MEDIA_TYPE")
+
+    @app.after_request
+    def _tag(resp):
+        resp.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    @app.teardown_request
+    def _cleanup(_exc):
+        db.remove()
+        token = g.pop("_rid_token", None)
+        if token is not None:
+            runtime.request_id_var.reset(token)
+
+    return app

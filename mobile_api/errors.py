@@ -1,0 +1,73 @@
+"""The one place where domain errors and HTTP errors become the API's error body."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from backend.errors import CATALOGUE, DomainError
+
+log = logging.getLogger("mobile_api.errors")
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 422: "UNPROCESSABLE",
+    429: "RATE_LIMITED", 503: "SERVICE_UNAVAILABLE",
+}
+
+
+def error_body(code: str, errors: dict | None = None, detail: str | None = None) -> dict:
+    entry = CATALOGUE[code]
+    body: dict = {"code": code, "message": entry.message, "message_en": entry.message_en}
+    if detail:
+        body["message_en"] = f"{entry.message_en}: {detail}"
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def respond(code: str, status: int | None = None, errors: dict | None = None, detail: str | None = None,
+            retry_after: int | None = None):
+    resp = jsonify(error_body(code, errors, detail))
+    resp.status_code = status or CATALOGUE[code].status
+    if retry_after is not None:
+        resp.headers["Retry-After"] = str(retry_after)
+    return resp
+
+
+def handle_domain_error(exc: DomainError):
+    return respond(exc.code, exc.status, exc.errors, exc.detail, exc.retry_after)
+
+
+def handle_http_exception(exc: HTTPException):
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    if "messages" in data:  # webargs / marshmallow schema errors: a malformed request
+        messages = data["messages"]
+        if isinstance(messages, dict) and len(messages) == 1:
+            messages = next(iter(messages.values()))  # drop the location level ("json", "query")
+        if messages == ["Invalid JSON body."]:
+            return respond("MALFORMED_JSON", 400)
+        return respond("VALIDATION_FAILED", 400, messages)
+    if status == 400 and "json" in (exc.description or "").lower():
+        return respond("MALFORMED_JSON", 400)
+    code = data.get("code") if isinstance(data.get("code"), str) and data.get("code") in CATALOGUE else None
+    code = code or _HTTP_CODES.get(status)
+    if code is None:
+        log.error("unexpected HTTP error", extra={"status": status})
+        return respond("INTERNAL_ERROR", 500)
+    retry = exc.response.headers.get("Retry-After") if exc.response is not None else None
+    return respond(code, status, retry_after=int(retry) if retry else None)
+
+
+def handle_unexpected(exc: Exception):
+    log.exception("unhandled error")
+    return respond("INTERNAL_ERROR", 500)
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,56 @@
+"""Idempotent creates over HTTP: ``Idempotency-Key`` header or ``client_id`` in the body."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from flask import Response, g, make_response, request
+
+from backend.errors import DomainError
+from backend.services import idempotency
+
+
+def idempotent(scope: str) -> Callable:
+    """First request 201, replay 200 with the identical body, same key with another body 409.
+
+    Place it directly below ``@blp.route`` / above ``@blp.arguments`` so it wraps the whole create,
+    including serialisation; the create and the stored result commit in one transaction.
+    """
+
+    def deco(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            body = request.get_json(silent=True)
+            key = request.headers.get("Idempotency-Key") or (
+                body.get("client_id") if isinstance(body, dict) else None
+            )
+            if not key:
+                return fn(*args, **kwargs)
+            if len(str(key)) > 128:
+                raise DomainError("VALIDATION_FAILED", {"Idempotency-Key": ["at most 128 characters"]})
+            actor = getattr(g, "actor", None)
+            if actor is None:
+                from mobile_api.security import load_actor
+
+                actor = load_actor()
+
+            def create() -> tuple[int, object]:
+                resp = make_response(fn(*args, **kwargs))
+                g.idem_headers = {k: v for k, v in resp.headers.items() if k in ("Location", "ETag")}
+                return resp.status_code, resp.get_json()
+
+            outcome = idempotency.run_once(actor.user_id, scope, str(key), idempotency.request_hash(body), create)
+            resp = make_response(outcome.body, outcome.status)
+            if outcome.replayed:
+                resp.headers["Idempotent-Replayed"] = "true"
+            for k, v in (getattr(g, "idem_headers", None) or {}).items():
+                resp.headers[k] = v
+            return resp
+
+        return wrapper
+
+    return deco
+
+
+__all__ = ["idempotent", "Response"]

@@ -1,0 +1,88 @@
+"""Operations endpoints: liveness, readiness, metrics, and the error-code catalogue."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from sqlalchemy import text
+
+from backend.db import db
+from backend.errors import CATALOGUE
+from backend.redis_conn import get_redis
+from backend.storage import get_storage
+from mobile_api.metrics import metrics_response
+from mobile_api.security import public
+
+log = logging.getLogger("mobile_api.ops")
+blp = Blueprint("ops", __name__, description="运维 Operations")
+
+
+class ErrorCodeOut(Schema):
+    code = fields.String()
+    status = fields.Integer()
+    message = fields.String()
+    message_en = fields.String()
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @public
+    def get(self):
+        """Say the process is up."""
+        return jsonify({"status": "ok"})
+
+
+def _probe(name: str, fn) -> str | None:
+    try:
+        fn()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready; the reason goes to the log
+        log.warning("readiness probe failed", extra={"dependency": name, "error": type(exc).__name__})
+        return type(exc).__name__
+
+
+def _db_ping() -> None:
+    with db.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @public
+    def get(self):
+        """Check that the database, Redis and the photo store are reachable (503 with Retry-After if not)."""
+        checks = {
+            "database": _probe("database", _db_ping),
+            "redis": _probe("redis", lambda: get_redis().ping()),
+            "storage": _probe("storage", lambda: get_storage().check()),
+        }
+        body = {name: ("ok" if err is None else f"down: {err}") for name, err in checks.items()}
+        if any(checks.values()):
+            resp = jsonify({"status": "unavailable", "code": "SERVICE_UNAVAILABLE", "checks": body,
+                            "message": CATALOGUE["SERVICE_UNAVAILABLE"].message,
+                            "message_en": CATALOGUE["SERVICE_UNAVAILABLE"].message_en})
+            resp.status_code = 503
+            resp.headers["Retry-After"] = "10"
+            return resp
+        return jsonify({"status": "ok", "checks": body})
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @public
+    def get(self):
+        """Prometheus metrics: request counts and latency, queue depth, outbox backlog."""
+        return metrics_response()
+
+
+@blp.route("/api/v1/meta/error-codes")
+class ErrorCodes(MethodView):
+    @public
+    @blp.response(200, ErrorCodeOut(many=True))
+    def get(self):
+        """List every error code with its HTTP status and Chinese and English messages."""
+        return sorted(CATALOGUE.values(), key=lambda e: e.code)

@@ -1,0 +1,55 @@
+"""Bearer-token authentication and the per-endpoint policy check, as one decorator."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from flask import g, request
+
+from backend.errors import DomainError
+from backend.services import access, auth
+from backend.services.actors import Actor
+
+#: view function qualname → the policy action it checks ("public" for none); read by the access test
+ENDPOINT_ACTIONS: dict[str, str] = {}
+
+
+def authorize(action: str) -> Callable:
+    """Require a valid access token whose role may do ``action`` (401 without one, 403 for the role)."""
+
+    def deco(fn: Callable) -> Callable:
+        ENDPOINT_ACTIONS[fn.__qualname__] = action
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            load_actor()
+            access.require(g.actor, action)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def public(fn: Callable) -> Callable:
+    ENDPOINT_ACTIONS[fn.__qualname__] = "public"
+    return fn
+
+
+def load_actor() -> Actor:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise DomainError("UNAUTHENTICATED")
+    actor, claims = auth.authenticate(token.strip())
+    g.actor, g.claims = actor, claims
+    return actor
+
+
+def current_actor() -> Actor:
+    return g.actor
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"

@@ -1,0 +1,92 @@
+"""/staff/subjects: list, search and enrol (入矫); profile and recorded level/risk changes."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.db import db
+from backend.models import Subject
+from backend.services import access, crypto, idcard, subjects
+from mobile_api.idempotent import idempotent
+from mobile_api.pagination import csv_response, paginate, pagination_header, wants_csv
+from mobile_api.schemas.subjects import (
+    EnrolIn,
+    EnrolOut,
+    RevealQuery,
+    SubjectDetailOut,
+    SubjectOut,
+    SubjectPatchIn,
+    SubjectQuery,
+)
+from mobile_api.security import authorize
+
+blp = Blueprint("staff_subjects", __name__, url_prefix="/api/v1/staff/subjects",
+                description="矫正对象 Subjects (staff)")
+
+
+def _filtered(args: dict):
+    stmt = access.scoped_subjects(g.actor).order_by(Subject.id)
+    if args["q"]:
+        stmt = stmt.where(Subject.name.contains(args["q"]))
+    if args["id_number"]:
+        stmt = stmt.where(Subject.id_number_hash == crypto.lookup_hash(idcard.normalise(args["id_number"])))
+    for key in ("status", "supervision_level", "office_id", "grid_id"):
+        if args[key] is not None:
+            stmt = stmt.where(getattr(Subject, key) == args[key])
+    if args["start_from"]:
+        stmt = stmt.where(Subject.start_date >= args["start_from"])
+    if args["start_to"]:
+        stmt = stmt.where(Subject.start_date <= args["start_to"])
+    return stmt
+
+
+@blp.route("")
+class Subjects(MethodView):
+    @authorize("subject.list")
+    @blp.arguments(SubjectQuery, location="query")
+    @blp.response(200, SubjectOut(many=True))
+    def get(self, args):
+        """List and search the subjects of my jurisdiction (CSV with Accept: text/csv)."""
+        items, meta = paginate(db.session, _filtered(args), args["page"], args["page_size"])
+        if wants_csv():
+            return csv_response(SubjectOut(many=True).dump(items), "subjects")
+        return items, 200, pagination_header(meta)
+
+    @idempotent("subject.enrol")
+    @authorize("subject.enrol")
+    @blp.arguments(EnrolIn)
+    @blp.response(201, EnrolOut)
+    def post(self, data):
+        """Enrol a subject (入矫) in my office and get their one-time activation code."""
+        data.pop("client_id", None)
+        e = subjects.enrol(g.actor, data)
+        return {"subject": e.subject, "username": e.username, "activation_code": e.activation_code,
+                "activation_expires_at": e.activation_expires_at}
+
+
+@blp.route("/<int:subject_id>")
+class SubjectById(MethodView):
+    @authorize("subject.read")
+    @blp.arguments(RevealQuery, location="query")
+    @blp.response(200, SubjectDetailOut)
+    def get(self, args, subject_id):
+        """Show a subject's profile and recorded changes; ?reveal=id_number&purpose=… shows the ID (audited)."""
+        subject = subjects.get(g.actor, subject_id)
+        revealed = (subjects.reveal_id_number(g.actor, subject_id, args["purpose"])
+                    if args["reveal"] == "id_number" else None)
+        return SimpleNamespace(
+            **{c.key: getattr(subject, c.key) for c in Subject.__table__.columns},
+            changes=subjects.changes_of(db.session, subject.id), id_number=revealed,
+        )
+
+    @authorize("subject.update")
+    @blp.arguments(SubjectPatchIn)
+    @blp.response(200, SubjectOut)
+    def patch(self, data, subject_id):
+        """Change supervision level, risk level, officer, grid, phone or end date (each change recorded)."""
+        reason = data.pop("reason", None)
+        return subjects.update(g.actor, subject_id, data, reason)
