@@ -91,8 +91,15 @@ def create_user(username: str, role: str, units: tuple[int, ...], display_name: 
 
     _boot()
     try:
-        user = create_user_cli({"username": username, "password": password, "role": role,
-                                "display_name": display_name, "unit_ids": list(units)})
+        user = create_user_cli(
+            {
+                "username": username,
+                "password": password,
+                "role": role,
+                "display_name": display_name,
+                "unit_ids": list(units),
+            }
+        )
     except DomainError as exc:
         raise click.ClickException(f"{exc.code}: {exc.errors or ''}") from exc
     click.echo(f"created user {user.id} {user.username} ({user.role})")
@@ -117,8 +124,10 @@ def audit_verify() -> None:
     if result.ok:
         click.echo(f"audit chain intact: {result.rows} rows")
         return
-    click.echo(f"audit chain BROKEN at row {result.broken_id}: {result.reason} "
-               f"({result.rows} rows verified before it)", err=True)
+    click.echo(
+        f"audit chain BROKEN at row {result.broken_id}: {result.reason} ({result.rows} rows verified before it)",
+        err=True,
+    )
     sys.exit(1)
 
 
@@ -137,8 +146,15 @@ def worker(burst: bool) -> None:
     """Run an RQ worker (forking, JSON serializer) on the default queue."""
     settings = _boot()
     env = _child_env(settings)
-    args = [_bin("rq"), "worker", "--serializer", "rq.serializers.JSONSerializer", "--url", env["REDIS_URL"],
-            settings.queue_prefix + "default"]
+    args = [
+        _bin("rq"),
+        "worker",
+        "--serializer",
+        "rq.serializers.JSONSerializer",
+        "--url",
+        env["REDIS_URL"],
+        settings.queue_prefix + "default",
+    ]
     if burst:
         args.append("--burst")
     sys.exit(subprocess.call(args, env=env))
@@ -194,8 +210,10 @@ def run(no_seed: bool) -> None:
     port = os.environ.get("PORT", "8000")
     click.echo(f"\n  智矫 zhijiao is starting on http://127.0.0.1:{port}  (API docs: /docs)")
     if settings.env != "production":
-        click.echo(f"  demo logins (password {settings.demo_password}): "
-                   "subject1, grid1, officer1, bureau1, admin1\n  Ctrl-C stops everything.\n")
+        click.echo(
+            f"  demo logins (password {settings.demo_password}): "
+            "subject1, grid1, officer1, bureau1, admin1\n  Ctrl-C stops everything.\n"
+        )
     stopping = False
 
     def _stop(*_):

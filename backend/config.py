@@ -146,7 +146,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
             missing += [v for v in S3_REQUIRED if not env.get(v) and not overrides.get(_field_of(v))]
         if missing:
             raise ConfigError(
-                "production start-up needs these settings: " + ", ".join(missing)
+                "production start-up needs these settings: "
+                + ", ".join(missing)
                 + " (see the configuration table in README.md)"
             )
     instance = Path(values.get("instance_dir", Settings.instance_dir)).resolve()
@@ -170,7 +171,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
     except Exception as exc:  # any malformed key is a configuration error, named as such
         raise ConfigError("DATA_KEY must be a Fernet key: 32 random bytes, urlsafe base64") from exc
     if values["database_url"].startswith("postgresql://"):
-        values["database_url"] = "postgresql+psycopg://" + values["database_url"][len("postgresql://"):]
+        values["database_url"] = "postgresql+psycopg://" + values["database_url"][len("postgresql://") :]
     return Settings(**values)
 
 

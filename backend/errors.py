@@ -38,7 +38,12 @@ for _c in [
     ("METHOD_NOT_ALLOWED", 405, "不支持该请求方法", "Method not allowed"),
     ("CONFLICT", 409, "与当前状态冲突", "Conflicts with the current state"),
     ("ILLEGAL_TRANSITION", 409, "当前状态下不能执行该操作", "This action is not allowed in the current state"),
-    ("IDEMPOTENCY_KEY_REUSED", 409, "同一请求编号已用于不同内容", "The idempotency key was used for a different request"),
+    (
+        "IDEMPOTENCY_KEY_REUSED",
+        409,
+        "同一请求编号已用于不同内容",
+        "The idempotency key was used for a different request",
+    ),
     ("PAYLOAD_TOO_LARGE", 413, "请求内容过大", "The request is too large"),
     ("UNSUPPORTED_MEDIA_TYPE", 415, "不支持的内容类型", "Unsupported media type"),
     ("UNPROCESSABLE", 422, "请求无法处理", "The request cannot be processed"),
@@ -47,17 +52,37 @@ for _c in [
     ("SERVICE_UNAVAILABLE", 503, "服务暂时不可用,请稍后再试", "A dependency is unavailable, try again later"),
     # auth
     ("INVALID_CREDENTIALS", 401, "用户名或密码错误", "Wrong username or password"),
-    ("ACCOUNT_LOCKED", 401, "登录失败次数过多,账号暂时锁定", "Too many failed logins; the account is locked for a while"),
+    (
+        "ACCOUNT_LOCKED",
+        401,
+        "登录失败次数过多,账号暂时锁定",
+        "Too many failed logins; the account is locked for a while",
+    ),
     ("ACCOUNT_DISABLED", 401, "账号已停用", "The account is disabled"),
     ("ACCOUNT_NOT_ACTIVATED", 401, "账号尚未激活,请使用激活码激活", "The account is not activated yet"),
     ("ACTIVATION_CODE_INVALID", 422, "激活码无效或已过期", "The activation code is invalid or expired"),
     ("REFRESH_TOKEN_INVALID", 401, "刷新凭证无效或已过期", "The refresh token is invalid or expired"),
-    ("REFRESH_TOKEN_REUSED", 401, "刷新凭证已被使用,该设备的登录已全部注销", "The refresh token was reused; the session was revoked"),
-    ("PASSWORD_TOO_WEAK", 422, "密码至少 8 位,且需包含字母和数字", "The password needs 8+ characters with letters and digits"),
+    (
+        "REFRESH_TOKEN_REUSED",
+        401,
+        "刷新凭证已被使用,该设备的登录已全部注销",
+        "The refresh token was reused; the session was revoked",
+    ),
+    (
+        "PASSWORD_TOO_WEAK",
+        422,
+        "密码至少 8 位,且需包含字母和数字",
+        "The password needs 8+ characters with letters and digits",
+    ),
     ("WRONG_PASSWORD", 422, "原密码不正确", "The current password is wrong"),
     ("USERNAME_TAKEN", 409, "用户名已被使用", "The username is taken"),
     # subjects and org units
-    ("ID_NUMBER_INVALID", 422, "身份证号码格式或校验位不正确", "The ID number is malformed or its check digit is wrong"),
+    (
+        "ID_NUMBER_INVALID",
+        422,
+        "身份证号码格式或校验位不正确",
+        "The ID number is malformed or its check digit is wrong",
+    ),
     ("ID_NUMBER_DUPLICATE", 409, "该身份证号码已登记", "A subject with this ID number is already enrolled"),
     ("DATES_INVALID", 422, "结束日期不能早于开始日期", "The end date is before the start date"),
     ("ORG_UNIT_INVALID", 422, "所属单位不正确", "The org unit is not valid here"),
@@ -71,8 +96,9 @@ for _c in [
 class DomainError(Exception):
     """A refusal with a catalogued code; the HTTP layer turns it into the API's error body."""
 
-    def __init__(self, code: str, errors: dict | None = None, *, detail: str | None = None,
-                 retry_after: int | None = None) -> None:
+    def __init__(
+        self, code: str, errors: dict | None = None, *, detail: str | None = None, retry_after: int | None = None
+    ) -> None:
         if code not in CATALOGUE:
             raise KeyError(f"unknown error code {code}")
         super().__init__(code)

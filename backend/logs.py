@@ -15,11 +15,30 @@ _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2]
 _BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+")
 #: field names whose values never reach a log line
-SENSITIVE_KEYS = frozenset({
-    "password", "old_password", "new_password", "token", "access_token", "refresh_token", "authorization",
-    "id_number", "activation_code", "code", "latitude", "longitude", "lat", "lon", "gps", "accuracy_m",
-    "push_token", "secret_key", "data_key", "audit_key",
-})
+SENSITIVE_KEYS = frozenset(
+    {
+        "password",
+        "old_password",
+        "new_password",
+        "token",
+        "access_token",
+        "refresh_token",
+        "authorization",
+        "id_number",
+        "activation_code",
+        "code",
+        "latitude",
+        "longitude",
+        "lat",
+        "lon",
+        "gps",
+        "accuracy_m",
+        "push_token",
+        "secret_key",
+        "data_key",
+        "audit_key",
+    }
+)
 _STD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
@@ -63,8 +82,11 @@ class RedactingFilter(logging.Filter):
 
 def configure_logging(level: str = "INFO", stream=None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
-                                       rename_fields={"levelname": "level", "asctime": "time"}))
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={"levelname": "level", "asctime": "time"}
+        )
+    )
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for h in list(root.handlers):

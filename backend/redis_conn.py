@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -62,8 +63,6 @@ def stop_embedded() -> None:
     global _embedded
     reset_clients()
     if _embedded is not None:
-        try:
+        with contextlib.suppress(Exception):  # it is going away either way
             _embedded.shutdown(save=False, now=True)
-        except Exception:  # noqa: BLE001, S110 - it is going away either way
-            pass
         _embedded = None

@@ -11,11 +11,21 @@ from media.storage import Storage, make_storage
 @lru_cache(maxsize=1)
 def _for(key: tuple) -> Storage:
     backend, directory, endpoint, bucket, ak, sk, region = key
-    return make_storage(backend, directory=directory, endpoint=endpoint, bucket=bucket, access_key=ak,
-                        secret_key=sk, region=region)
+    return make_storage(
+        backend, directory=directory, endpoint=endpoint, bucket=bucket, access_key=ak, secret_key=sk, region=region
+    )
 
 
 def get_storage() -> Storage:
     s = runtime.settings()
-    return _for((s.storage_backend, str(s.storage_dir), s.s3_endpoint, s.s3_bucket, s.s3_access_key,
-                 s.s3_secret_key, s.s3_region))
+    return _for(
+        (
+            s.storage_backend,
+            str(s.storage_dir),
+            s.s3_endpoint,
+            s.s3_bucket,
+            s.s3_access_key,
+            s.s3_secret_key,
+            s.s3_region,
+        )
+    )

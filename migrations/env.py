@@ -16,8 +16,13 @@ def _url() -> str:
 
 def run_migrations_offline() -> None:
     url = _url()
-    context.configure(url=url, target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=url.startswith("sqlite"), compare_type=True)
+    context.configure(
+        url=url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=url.startswith("sqlite"),
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -35,8 +40,12 @@ def run_migrations_online() -> None:
 
 
 def _run(connection, url: str) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=url.startswith("sqlite"), compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=url.startswith("sqlite"),
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

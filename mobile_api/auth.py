@@ -14,8 +14,12 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录
 
 
 def _tokens(pair: auth.TokenPair) -> dict:
-    return {"access_token": pair.access_token, "refresh_token": pair.refresh_token,
-            "expires_in": pair.expires_in, "user": pair.user}
+    return {
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "expires_in": pair.expires_in,
+        "user": pair.user,
+    }
 
 
 @blp.route("/login")

@@ -12,9 +12,17 @@ from backend.errors import CATALOGUE, DomainError
 log = logging.getLogger("mobile_api.errors")
 
 _HTTP_CODES = {
-    400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 422: "UNPROCESSABLE",
-    429: "RATE_LIMITED", 503: "SERVICE_UNAVAILABLE",
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "UNPROCESSABLE",
+    429: "RATE_LIMITED",
+    503: "SERVICE_UNAVAILABLE",
 }
 
 
@@ -28,8 +36,13 @@ def error_body(code: str, errors: dict | None = None, detail: str | None = None)
     return body
 
 
-def respond(code: str, status: int | None = None, errors: dict | None = None, detail: str | None = None,
-            retry_after: int | None = None):
+def respond(
+    code: str,
+    status: int | None = None,
+    errors: dict | None = None,
+    detail: str | None = None,
+    retry_after: int | None = None,
+):
     resp = jsonify(error_body(code, errors, detail))
     resp.status_code = status or CATALOGUE[code].status
     if retry_after is not None:

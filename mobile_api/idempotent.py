@@ -22,9 +22,7 @@ def idempotent(scope: str) -> Callable:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             body = request.get_json(silent=True)
-            key = request.headers.get("Idempotency-Key") or (
-                body.get("client_id") if isinstance(body, dict) else None
-            )
+            key = request.headers.get("Idempotency-Key") or (body.get("client_id") if isinstance(body, dict) else None)
             if not key:
                 return fn(*args, **kwargs)
             if len(str(key)) > 128:

@@ -60,8 +60,12 @@ class Password(MethodView):
     def post(self, data):
         """Change the password (old and new); every other login of this user is signed out."""
         pair = auth.change_password(g.actor, data["old_password"], data["new_password"])
-        return {"access_token": pair.access_token, "refresh_token": pair.refresh_token,
-                "expires_in": pair.expires_in, "user": pair.user}
+        return {
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "expires_in": pair.expires_in,
+            "user": pair.user,
+        }
 
 
 @blp.route("/devices")
@@ -81,8 +85,7 @@ class Notifications(MethodView):
     @blp.response(200, NotificationOut(many=True))
     def get(self, args):
         """List my notifications, newest first."""
-        items, meta = paginate(db.session, notifications.list_for(db.session, g.actor), args["page"],
-                               args["page_size"])
+        items, meta = paginate(db.session, notifications.list_for(db.session, g.actor), args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 
 

@@ -62,9 +62,15 @@ class Ready(MethodView):
         }
         body = {name: ("ok" if err is None else f"down: {err}") for name, err in checks.items()}
         if any(checks.values()):
-            resp = jsonify({"status": "unavailable", "code": "SERVICE_UNAVAILABLE", "checks": body,
-                            "message": CATALOGUE["SERVICE_UNAVAILABLE"].message,
-                            "message_en": CATALOGUE["SERVICE_UNAVAILABLE"].message_en})
+            resp = jsonify(
+                {
+                    "status": "unavailable",
+                    "code": "SERVICE_UNAVAILABLE",
+                    "checks": body,
+                    "message": CATALOGUE["SERVICE_UNAVAILABLE"].message,
+                    "message_en": CATALOGUE["SERVICE_UNAVAILABLE"].message_en,
+                }
+            )
             resp.status_code = 503
             resp.headers["Retry-After"] = "10"
             return resp

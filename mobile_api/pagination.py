@@ -43,7 +43,11 @@ def csv_response(rows: list[dict], filename: str) -> Response:
         writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()))
         writer.writeheader()
         for r in rows:
-            writer.writerow({k: (json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v)
-                             for k, v in r.items()})
-    return Response("\ufeff" + buf.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+            writer.writerow(
+                {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v) for k, v in r.items()}
+            )
+    return Response(
+        "\ufeff" + buf.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+    )

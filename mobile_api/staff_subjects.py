@@ -24,8 +24,9 @@ from mobile_api.schemas.subjects import (
 )
 from mobile_api.security import authorize
 
-blp = Blueprint("staff_subjects", __name__, url_prefix="/api/v1/staff/subjects",
-                description="矫正对象 Subjects (staff)")
+blp = Blueprint(
+    "staff_subjects", __name__, url_prefix="/api/v1/staff/subjects", description="矫正对象 Subjects (staff)"
+)
 
 
 def _filtered(args: dict):
@@ -64,8 +65,12 @@ class Subjects(MethodView):
         """Enrol a subject (入矫) in my office and get their one-time activation code."""
         data.pop("client_id", None)
         e = subjects.enrol(g.actor, data)
-        return {"subject": e.subject, "username": e.username, "activation_code": e.activation_code,
-                "activation_expires_at": e.activation_expires_at}
+        return {
+            "subject": e.subject,
+            "username": e.username,
+            "activation_code": e.activation_code,
+            "activation_expires_at": e.activation_expires_at,
+        }
 
 
 @blp.route("/<int:subject_id>")
@@ -76,11 +81,13 @@ class SubjectById(MethodView):
     def get(self, args, subject_id):
         """Show a subject's profile and recorded changes; ?reveal=id_number&purpose=… shows the ID (audited)."""
         subject = subjects.get(g.actor, subject_id)
-        revealed = (subjects.reveal_id_number(g.actor, subject_id, args["purpose"])
-                    if args["reveal"] == "id_number" else None)
+        revealed = (
+            subjects.reveal_id_number(g.actor, subject_id, args["purpose"]) if args["reveal"] == "id_number" else None
+        )
         return SimpleNamespace(
             **{c.key: getattr(subject, c.key) for c in Subject.__table__.columns},
-            changes=subjects.changes_of(db.session, subject.id), id_number=revealed,
+            changes=subjects.changes_of(db.session, subject.id),
+            id_number=revealed,
         )
 
     @authorize("subject.update")

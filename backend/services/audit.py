@@ -24,8 +24,16 @@ GENESIS = "0" * 64
 _LOCK_KEY = 7_202_611  # arbitrary, stable advisory-lock id for the audit chain
 
 
-def record(session: Session, action: str, *, actor: Actor = SYSTEM, target_type: str | None = None,
-           target_id: object = None, purpose: str | None = None, details: dict | None = None) -> None:
+def record(
+    session: Session,
+    action: str,
+    *,
+    actor: Actor = SYSTEM,
+    target_type: str | None = None,
+    target_id: object = None,
+    purpose: str | None = None,
+    details: dict | None = None,
+) -> None:
     """Queue an audit row; it is chained and written when this transaction commits (dropped on rollback)."""
     session.info.setdefault("audit_pending", []).append(
         {
@@ -41,8 +49,15 @@ def record(session: Session, action: str, *, actor: Actor = SYSTEM, target_type:
     )
 
 
-def record_bulk(session: Session, action: str, ids: Iterable[object], *, counts: dict | None = None,
-                actor: Actor = SYSTEM, details: dict | None = None) -> None:
+def record_bulk(
+    session: Session,
+    action: str,
+    ids: Iterable[object],
+    *,
+    counts: dict | None = None,
+    actor: Actor = SYSTEM,
+    details: dict | None = None,
+) -> None:
     """One row for a bulk run: the counts and a digest of the ids it changed, not one row per id."""
     id_list = sorted(str(i) for i in ids)
     digest = hashlib.sha256("\n".join(id_list).encode()).hexdigest()
@@ -112,9 +127,7 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
     key = runtime.settings().audit_key.encode()
     prev_id, prev_mac, count = 0, GENESIS, 0
     while True:
-        rows = session.scalars(
-            select(AuditLog).where(AuditLog.id > prev_id).order_by(AuditLog.id).limit(batch)
-        ).all()
+        rows = session.scalars(select(AuditLog).where(AuditLog.id > prev_id).order_by(AuditLog.id).limit(batch)).all()
         if not rows:
             return VerifyResult(True, count)
         for row in rows:

@@ -53,10 +53,15 @@ def authenticate(token: str) -> tuple[Actor, dict]:
 def _issue(session: Session, user: User, device_id: str | None, family_id: str | None = None) -> TokenPair:
     family = family_id or tokens.new_family_id()
     raw = tokens.new_refresh_token()
-    session.add(RefreshToken(
-        user_id=user.id, family_id=family, device_id=device_id, token_hash=sha256_hex(raw),
-        expires_at=utcnow() + timedelta(days=runtime.settings().refresh_token_days),
-    ))
+    session.add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family,
+            device_id=device_id,
+            token_hash=sha256_hex(raw),
+            expires_at=utcnow() + timedelta(days=runtime.settings().refresh_token_days),
+        )
+    )
     if device_id:
         _touch_device(session, user.id, device_id)
     access, lifetime = tokens.issue_access(user.id, user.role, user.token_version, family)
@@ -102,8 +107,14 @@ def login(username: str, password: str, device_id: str | None, client_ip: str) -
             user.failed_logins = 0
             user.locked_until = None
             pair = _issue(s, user, device_id)
-            audit.record(s, "auth.login", actor=Actor(user.id, user.role, user.username),
-                         target_type="user", target_id=user.id, details={"device_id": device_id})
+            audit.record(
+                s,
+                "auth.login",
+                actor=Actor(user.id, user.role, user.username),
+                target_type="user",
+                target_id=user.id,
+                details={"device_id": device_id},
+            )
     if failure is not None:  # committed the counter first, then refuse
         raise failure
     return pair
@@ -123,8 +134,9 @@ def activate(code: str, password: str, device_id: str | None, client_ip: str) ->
         user.password_hash = passwords.hash_password(password)
         user.password_changed_at = utcnow()
         pair = _issue(s, user, device_id)
-        audit.record(s, "auth.activate", actor=Actor(user.id, user.role, user.username),
-                     target_type="user", target_id=user.id)
+        audit.record(
+            s, "auth.activate", actor=Actor(user.id, user.role, user.username), target_type="user", target_id=user.id
+        )
     return pair
 
 
@@ -214,6 +226,5 @@ def set_active(actor: Actor, user_id: int, active: bool) -> User:
         user.active = active
         if not active:
             revoke_all(s, user)
-        audit.record(s, "user.enable" if active else "user.disable", actor=actor, target_type="user",
-                     target_id=user.id)
+        audit.record(s, "user.enable" if active else "user.disable", actor=actor, target_type="user", target_id=user.id)
     return user

@@ -43,15 +43,17 @@ def _existing(session: Session, user_id: int, scope: str, key: str) -> Idempoten
     )
 
 
-def run_once(user_id: int, scope: str, key: str, body_hash: str,
-             create: Callable[[], tuple[int, object]]) -> Outcome:
+def run_once(user_id: int, scope: str, key: str, body_hash: str, create: Callable[[], tuple[int, object]]) -> Outcome:
     """Run ``create`` (returning status and JSON body) once per key; replay its stored result after that."""
     with db.tx() as s:
         found = _existing(s, user_id, scope, key)
         if found is not None:
             return _replay(found, body_hash)
         claim = IdempotencyRecord(
-            user_id=user_id, scope=scope, key=key, request_hash=body_hash,
+            user_id=user_id,
+            scope=scope,
+            key=key,
+            request_hash=body_hash,
             expires_at=utcnow() + timedelta(days=runtime.settings().idempotency_days),
         )
         try:

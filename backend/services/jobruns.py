@@ -59,8 +59,9 @@ def run_period(schedule: Schedule, start: datetime) -> str:
     key = period_key(start)
     with db.tx() as s:
         row = s.scalar(select(JobRun).where(JobRun.schedule == schedule.name, JobRun.period == key))
-        if row is not None and (row.status == "succeeded" or
-                                (row.status == "running" and row.started_at > utcnow() - timedelta(hours=1))):
+        if row is not None and (
+            row.status == "succeeded" or (row.status == "running" and row.started_at > utcnow() - timedelta(hours=1))
+        ):
             return "skipped"
         if row is None:
             row = JobRun(schedule=schedule.name, period=key, status="running")
@@ -89,6 +90,8 @@ def run_period(schedule: Schedule, start: datetime) -> str:
 def last_success(name: str) -> JobRun | None:
     with db.tx() as s:
         return s.scalar(
-            select(JobRun).where(JobRun.schedule == name, JobRun.status == "succeeded")
-            .order_by(JobRun.period.desc()).limit(1)
+            select(JobRun)
+            .where(JobRun.schedule == name, JobRun.status == "succeeded")
+            .order_by(JobRun.period.desc())
+            .limit(1)
         )

@@ -13,8 +13,9 @@ from backend.services.actors import Actor
 from backend.services.handlers import handler
 
 
-def notify(session: Session, user_id: int, kind: str, title: str, body: str = "",
-           data: dict | None = None) -> Notification:
+def notify(
+    session: Session, user_id: int, kind: str, title: str, body: str = "", data: dict | None = None
+) -> Notification:
     """Store a notification for ``user_id`` and queue its delivery (after commit, never lost)."""
     n = Notification(user_id=user_id, kind=kind, title=title, body=body, data=data or {})
     session.add(n)

@@ -13,8 +13,9 @@ from backend.services import access, audit
 from backend.services.actors import Actor
 
 
-def create_unit(session: Session, *, level: str, name: str, code: str, parent_id: int | None,
-                area: dict | None = None) -> OrgUnit:
+def create_unit(
+    session: Session, *, level: str, name: str, code: str, parent_id: int | None, area: dict | None = None
+) -> OrgUnit:
     """Insert a unit one level below its parent (a province has none)."""
     if level not in LEVELS:
         raise DomainError("ORG_UNIT_INVALID", {"level": ["unknown level"]})
@@ -37,8 +38,14 @@ def add_unit(actor: Actor, data: dict) -> OrgUnit:
     access.require(actor, "admin.org_units")
     with db.tx() as s:
         unit = create_unit(s, **data)
-        audit.record(s, "org_unit.create", actor=actor, target_type="org_unit", target_id=unit.id,
-                     details={"level": unit.level, "code": unit.code})
+        audit.record(
+            s,
+            "org_unit.create",
+            actor=actor,
+            target_type="org_unit",
+            target_id=unit.id,
+            details={"level": unit.level, "code": unit.code},
+        )
     return unit
 
 

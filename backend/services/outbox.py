@@ -53,8 +53,12 @@ def push(outbox_id: int, queue: str = "default") -> bool:
     """Enqueue the RQ job for a row; False (and the row stays pending) when Redis cannot be reached."""
     try:
         get_queue(queue).enqueue(
-            RUN_OUTBOX, outbox_id, job_id=job_id(outbox_id), job_timeout=JOB_TIMEOUT,
-            result_ttl=3600, failure_ttl=7 * 86400,
+            RUN_OUTBOX,
+            outbox_id,
+            job_id=job_id(outbox_id),
+            job_timeout=JOB_TIMEOUT,
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
         )
         return True
     except Exception as exc:  # noqa: BLE001 - any Redis failure leaves the row for the relay

@@ -26,8 +26,12 @@ class StateMachine:
         if not self.can(current, target):
             raise DomainError(
                 "ILLEGAL_TRANSITION",
-                {"machine": self.name, "from": current, "to": target,
-                 "allowed": sorted(self.transitions.get(current, frozenset()))},
+                {
+                    "machine": self.name,
+                    "from": current,
+                    "to": target,
+                    "allowed": sorted(self.transitions.get(current, frozenset())),
+                },
             )
 
     def apply(self, obj: object, target: str, field: str = "status") -> None:

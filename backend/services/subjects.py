@@ -16,6 +16,7 @@ from backend.models import ActivationCode, OrgUnit, Subject, SubjectChange, User
 from backend.models.subject import CORRECTION_TYPES, GENDERS, RISK_LEVELS, SUPERVISION_LEVELS
 from backend.services import access, audit, crypto, idcard
 from backend.services.actors import Actor
+from backend.services.notifications import notify
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 TRACKED_FIELDS = ("supervision_level", "risk_level", "officer_id", "grid_id", "phone", "end_date")
@@ -46,9 +47,9 @@ def _check_officer(session: Session, office_id: int, officer_id: int | None) -> 
     if officer_id is None:
         return
     ok = session.scalar(
-        select(User.id).join(UserUnit, UserUnit.user_id == User.id).where(
-            User.id == officer_id, User.role == "officer", UserUnit.org_unit_id == office_id
-        )
+        select(User.id)
+        .join(UserUnit, UserUnit.user_id == User.id)
+        .where(User.id == officer_id, User.role == "officer", UserUnit.org_unit_id == office_id)
     )
     if ok is None:
         raise DomainError("OFFICER_INVALID")
@@ -78,26 +79,51 @@ def enrol(actor: Actor, data: dict) -> Enrolment:
         s.add(user)
         s.flush()
         subject = Subject(
-            user_id=user.id, name=data["name"], gender=data["gender"],
-            id_number_enc=crypto.encrypt(id_number), id_number_hash=lookup, phone=data.get("phone"),
-            correction_type=data["correction_type"], start_date=data["start_date"], end_date=data["end_date"],
-            supervision_level=data.get("supervision_level", "normal"), risk_level=data.get("risk_level", "medium"),
-            office_id=data["office_id"], grid_id=data["grid_id"], officer_id=officer_id,
-            created_by=actor.user_id, status="in_correction",
+            user_id=user.id,
+            name=data["name"],
+            gender=data["gender"],
+            id_number_enc=crypto.encrypt(id_number),
+            id_number_hash=lookup,
+            phone=data.get("phone"),
+            correction_type=data["correction_type"],
+            start_date=data["start_date"],
+            end_date=data["end_date"],
+            supervision_level=data.get("supervision_level", "normal"),
+            risk_level=data.get("risk_level", "medium"),
+            office_id=data["office_id"],
+            grid_id=data["grid_id"],
+            officer_id=officer_id,
+            created_by=actor.user_id,
+            status="in_correction",
         )
         s.add(subject)
         s.flush()
         code, expires = issue_activation_code(s, user.id, actor.user_id)
-        audit.record(s, "subject.enrol", actor=actor, target_type="subject", target_id=subject.id,
-                     details={"office_id": subject.office_id, "grid_id": subject.grid_id})
+        notify(
+            s,
+            user.id,
+            "welcome",
+            "欢迎使用在矫通",
+            "请按时报到打卡;外出、会客等事项须提前在 App 中申请。",
+            data={"subject_id": subject.id, "start_date": subject.start_date.isoformat()},
+        )
+        audit.record(
+            s,
+            "subject.enrol",
+            actor=actor,
+            target_type="subject",
+            target_id=subject.id,
+            details={"office_id": subject.office_id, "grid_id": subject.grid_id},
+        )
     return Enrolment(subject, username, code, expires)
 
 
 def issue_activation_code(session: Session, user_id: int, created_by: int | None) -> tuple[str, object]:
     code = new_activation_code()
     expires = utcnow() + timedelta(days=runtime.settings().activation_code_days)
-    session.add(ActivationCode(user_id=user_id, code_hash=crypto.sha256_hex(code), created_by=created_by,
-                               expires_at=expires))
+    session.add(
+        ActivationCode(user_id=user_id, code_hash=crypto.sha256_hex(code), created_by=created_by, expires_at=expires)
+    )
     return code, expires
 
 
@@ -113,8 +139,14 @@ def reveal_id_number(actor: Actor, subject_id: int, purpose: str | None) -> str:
         raise DomainError("PURPOSE_REQUIRED")
     with db.tx() as s:
         subject = access.get_subject(s, actor, subject_id)
-        audit.record(s, "subject.read_id_number", actor=actor, target_type="subject", target_id=subject.id,
-                     purpose=purpose.strip())
+        audit.record(
+            s,
+            "subject.read_id_number",
+            actor=actor,
+            target_type="subject",
+            target_id=subject.id,
+            purpose=purpose.strip(),
+        )
     return crypto.decrypt(subject.id_number_enc)
 
 
@@ -147,19 +179,35 @@ def update(actor: Actor, subject_id: int, changes: dict, reason: str | None) -> 
             if old == new:
                 continue
             setattr(subject, field, new)
-            s.add(SubjectChange(subject_id=subject.id, field=field, old_value=_str(old), new_value=_str(new),
-                                reason=reason, changed_by=actor.user_id))
+            s.add(
+                SubjectChange(
+                    subject_id=subject.id,
+                    field=field,
+                    old_value=_str(old),
+                    new_value=_str(new),
+                    reason=reason,
+                    changed_by=actor.user_id,
+                )
+            )
             recorded[field] = {"from": _str(old), "to": _str(new)}
         if recorded:
-            audit.record(s, "subject.update", actor=actor, target_type="subject", target_id=subject.id,
-                         details={"changes": recorded, "reason": reason})
+            audit.record(
+                s,
+                "subject.update",
+                actor=actor,
+                target_type="subject",
+                target_id=subject.id,
+                details={"changes": recorded, "reason": reason},
+            )
     return subject
 
 
 def changes_of(session: Session, subject_id: int) -> list[SubjectChange]:
-    return list(session.scalars(
-        select(SubjectChange).where(SubjectChange.subject_id == subject_id).order_by(SubjectChange.id.desc())
-    ))
+    return list(
+        session.scalars(
+            select(SubjectChange).where(SubjectChange.subject_id == subject_id).order_by(SubjectChange.id.desc())
+        )
+    )
 
 
 def _str(v: object) -> str | None:

@@ -37,7 +37,11 @@ def decode_access(token: str) -> dict:
     s = runtime.settings()
     try:
         return jwt.decode(
-            token, s.secret_key, algorithms=ALGORITHMS, audience=s.jwt_audience, issuer=s.jwt_issuer,
+            token,
+            s.secret_key,
+            algorithms=ALGORITHMS,
+            audience=s.jwt_audience,
+            issuer=s.jwt_issuer,
             options={"require": ["exp", "sub", "aud", "iss", "tv", "sid"]},
         )
     except jwt.PyJWTError as exc:

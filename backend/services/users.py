@@ -15,8 +15,16 @@ from backend.services.actors import SYSTEM, Actor
 UNIT_LEVEL = {"officer": "office", "grid_worker": "grid", "bureau": "district"}
 
 
-def create_user(session: Session, *, username: str, password: str, role: str, display_name: str = "",
-                unit_ids: list[int] | None = None, check_password: bool = True) -> User:
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    unit_ids: list[int] | None = None,
+    check_password: bool = True,
+) -> User:
     if role not in ("grid_worker", "officer", "bureau", "admin"):
         raise DomainError("VALIDATION_FAILED", {"role": ["staff role expected; subjects are enrolled"]})
     if check_password:
@@ -33,8 +41,12 @@ def create_user(session: Session, *, username: str, password: str, role: str, di
         levels = session.execute(select(OrgUnit.id, OrgUnit.level).where(OrgUnit.id.in_(unit_ids))).all()
         if len(levels) != len(set(unit_ids)) or any(lv != want for _, lv in levels):
             raise DomainError("ORG_UNIT_INVALID", {"unit_ids": [f"every unit must be a {want}"]})
-    user = User(username=username, role=role, display_name=display_name or username,
-                password_hash=passwords.hash_password(password))
+    user = User(
+        username=username,
+        role=role,
+        display_name=display_name or username,
+        password_hash=passwords.hash_password(password),
+    )
     session.add(user)
     session.flush()
     for uid in set(unit_ids):
@@ -46,16 +58,28 @@ def add_user(actor: Actor, data: dict) -> User:
     access.require(actor, "admin.users")
     with db.tx() as s:
         user = create_user(s, **data)
-        audit.record(s, "user.create", actor=actor, target_type="user", target_id=user.id,
-                     details={"role": user.role, "unit_ids": sorted(set(data.get("unit_ids") or []))})
+        audit.record(
+            s,
+            "user.create",
+            actor=actor,
+            target_type="user",
+            target_id=user.id,
+            details={"role": user.role, "unit_ids": sorted(set(data.get("unit_ids") or []))},
+        )
     return user
 
 
 def create_user_cli(data: dict) -> User:
     with db.tx() as s:
         user = create_user(s, **data)
-        audit.record(s, "user.create", actor=SYSTEM, target_type="user", target_id=user.id,
-                     details={"role": user.role, "via": "cli"})
+        audit.record(
+            s,
+            "user.create",
+            actor=SYSTEM,
+            target_type="user",
+            target_id=user.id,
+            details={"role": user.role, "via": "cli"},
+        )
     return user
 
 

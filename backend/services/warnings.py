@@ -20,9 +20,18 @@ WARNING_STATES = StateMachine(
 DEFAULT_DUE = timedelta(days=3)
 
 
-def raise_warning(session: Session, subject: Subject, kind: str, severity: str, title: str, *,
-                  period_key: str = "", details: dict | None = None, evidence: list | None = None,
-                  due_at: datetime | None = None) -> tuple[Warning, bool]:
+def raise_warning(
+    session: Session,
+    subject: Subject,
+    kind: str,
+    severity: str,
+    title: str,
+    *,
+    period_key: str = "",
+    details: dict | None = None,
+    evidence: list | None = None,
+    due_at: datetime | None = None,
+) -> tuple[Warning, bool]:
     """Open a warning unless one of this kind is already open for the subject and period.
 
     Returns (warning, created). Safe under concurrency: a partial unique index allows one unhandled
@@ -33,9 +42,17 @@ def raise_warning(session: Session, subject: Subject, kind: str, severity: str, 
     if existing is not None:
         return existing, False
     w = Warning(
-        subject_id=subject.id, kind=kind, severity=severity, title=title, period_key=period_key,
-        details=details or {}, evidence=evidence or [], officer_id=subject.officer_id,
-        office_id=subject.office_id, due_at=due_at or utcnow() + DEFAULT_DUE, status="open",
+        subject_id=subject.id,
+        kind=kind,
+        severity=severity,
+        title=title,
+        period_key=period_key,
+        details=details or {},
+        evidence=evidence or [],
+        officer_id=subject.officer_id,
+        office_id=subject.office_id,
+        due_at=due_at or utcnow() + DEFAULT_DUE,
+        status="open",
     )
     try:
         with session.begin_nested():
@@ -46,8 +63,13 @@ def raise_warning(session: Session, subject: Subject, kind: str, severity: str, 
         if found is None:
             raise
         return found, False
-    audit.record(session, "warning.raise", target_type="warning", target_id=w.id,
-                 details={"kind": kind, "severity": severity, "subject_id": subject.id})
+    audit.record(
+        session,
+        "warning.raise",
+        target_type="warning",
+        target_id=w.id,
+        details={"kind": kind, "severity": severity, "subject_id": subject.id},
+    )
     if severity == "high" and subject.officer_id is not None:
         notify(session, subject.officer_id, "warning", title, data={"warning_id": w.id, "kind": kind})
     return w, True
@@ -56,7 +78,9 @@ def raise_warning(session: Session, subject: Subject, kind: str, severity: str, 
 def _open(session: Session, subject_id: int, kind: str, period_key: str) -> Warning | None:
     return session.scalar(
         select(Warning).where(
-            Warning.subject_id == subject_id, Warning.kind == kind, Warning.period_key == period_key,
+            Warning.subject_id == subject_id,
+            Warning.kind == kind,
+            Warning.period_key == period_key,
             Warning.status != "handled",
         )
     )

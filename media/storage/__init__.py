@@ -6,15 +6,22 @@ from media.storage.base import Storage, StorageError
 from media.storage.local import LocalStorage
 
 
-def make_storage(backend: str, *, directory=None, endpoint: str = "", bucket: str = "", access_key: str = "",
-                 secret_key: str = "", region: str = "us-east-1") -> Storage:
+def make_storage(
+    backend: str,
+    *,
+    directory=None,
+    endpoint: str = "",
+    bucket: str = "",
+    access_key: str = "",
+    secret_key: str = "",
+    region: str = "us-east-1",
+) -> Storage:
     if backend == "local":
         return LocalStorage(directory)
     if backend == "s3":
         from media.storage.s3 import S3Storage
 
-        return S3Storage(endpoint=endpoint, bucket=bucket, access_key=access_key, secret_key=secret_key,
-                         region=region)
+        return S3Storage(endpoint=endpoint, bucket=bucket, access_key=access_key, secret_key=secret_key, region=region)
     raise ValueError(f"unknown storage backend {backend!r}")
 
 

@@ -12,14 +12,23 @@ from media.storage.base import StorageError
 
 
 class S3Storage:
-    def __init__(self, *, endpoint: str, bucket: str, access_key: str, secret_key: str,
-                 region: str = "us-east-1") -> None:
+    def __init__(
+        self, *, endpoint: str, bucket: str, access_key: str, secret_key: str, region: str = "us-east-1"
+    ) -> None:
         self.bucket = bucket
         self.client = boto3.client(
-            "s3", endpoint_url=endpoint or None, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+            "s3",
+            endpoint_url=endpoint or None,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
             region_name=region,
-            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, connect_timeout=2,
-                          read_timeout=10, retries={"max_attempts": 2}),
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                connect_timeout=2,
+                read_timeout=10,
+                retries={"max_attempts": 2},
+            ),
         )
 
     def put(self, key: str, data: BinaryIO, content_type: str = "application/octet-stream") -> int:

