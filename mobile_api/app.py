@@ -17,10 +17,13 @@ from backend.db import db
 from backend.errors import DomainError
 from backend.logs import configure_logging
 from mobile_api import admin, auth, errors, grid, me, ops, staff_subjects
+from mobile_api import admin_scoring, score, staff_scoring
+from mobile_api import staff_uploads, uploads  # photo evidence (issue 3)
 from mobile_api.metrics import instrument
 
 log = logging.getLogger("mobile_api")
-BLUEPRINTS = (ops.blp, auth.blp, me.blp, staff_subjects.blp, grid.blp, admin.blp)
+BLUEPRINTS = (ops.blp, auth.blp, me.blp, staff_subjects.blp, grid.blp, admin.blp, score.blp, staff_scoring.blp, admin_scoring.blp)
+BLUEPRINTS += (uploads.blp, uploads.files_blp, staff_uploads.blp)
 #: bodies that are not JSON (a photo's bytes) are sent only to these endpoint suffixes
 RAW_BODY_SUFFIXES = ("/content",)
 
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json.ensure_ascii = False
     app.extensions["zhijiao.settings"] = settings
+    errors.bound_path_ids(app)
     api = Api(app)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
@@ -72,6 +76,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     def _tag(resp):
         resp.headers["X-Request-ID"] = getattr(g, "request_id", "")
         resp.headers.setdefault("Cache-Control", "no-store")
+        actor = getattr(g, "actor", None)  # the path only: a query string may carry an ID number
+        extra = {"method": request.method, "path": request.path, "status": resp.status_code}
+        log.info("request", extra={**extra, "user_id": actor.user_id if actor else None})
         return resp
 
     @app.teardown_request

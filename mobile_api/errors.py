@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 
+import redis.exceptions
+import sqlalchemy.exc
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from backend.errors import CATALOGUE, DomainError
+from mobile_api.schemas.common import MAX_ID
 
 log = logging.getLogger("mobile_api.errors")
 
@@ -67,20 +71,48 @@ def handle_http_exception(exc: HTTPException):
     if status == 400 and "json" in (exc.description or "").lower():
         return respond("MALFORMED_JSON", 400)
     code = data.get("code") if isinstance(data.get("code"), str) and data.get("code") in CATALOGUE else None
-    code = code or _HTTP_CODES.get(status)
-    if code is None:
-        log.error("unexpected HTTP error", extra={"status": status})
-        return respond("INTERNAL_ERROR", 500)
+    code = code or _HTTP_CODES.get(status) or ("BAD_REQUEST" if status < 500 else "INTERNAL_ERROR")
     retry = exc.response.headers.get("Retry-After") if exc.response is not None else None
-    return respond(code, status, retry_after=int(retry) if retry else None)
+    resp = respond(code, status, retry_after=int(retry) if retry and retry.isdigit() else None)
+    allow = dict(exc.get_headers()).get("Allow")
+    if allow:  # 405 says which methods would work
+        resp.headers["Allow"] = allow
+    return resp
+
+
+#: failures that mean a dependency is down or overloaded, not that the code is wrong: 503 + Retry-After
+_UNAVAILABLE = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 
 def handle_unexpected(exc: Exception):
+    if isinstance(exc, _UNAVAILABLE):
+        log.exception("dependency unavailable")
+        return respond("SERVICE_UNAVAILABLE", 503, retry_after=10)
     log.exception("unhandled error")
     return respond("INTERNAL_ERROR", 500)
 
 
+class BoundedInt(IntegerConverter):
+    """``<int:...>`` path segments limited to the id range, so an absurd number is a 404, not a driver crash."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 - werkzeug's signature
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def bound_path_ids(app: Flask) -> None:
+    """Make ``<int:...>`` bounded; call before the blueprints are registered (rules bind their converters then)."""
+    app.url_map.converters["int"] = BoundedInt
+
+
 def register(app: Flask) -> None:
+    """Install the error handlers, after flask-smorest's own, so ours win."""
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

@@ -1,15 +1,24 @@
-"""gunicorn settings: metrics shared across workers, logs to stderr, graceful timeouts."""
+"""gunicorn settings (``zhijiao serve``): HOST, PORT, WEB_CONCURRENCY; metrics shared across workers."""
 
 import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# each worker imports the app after the fork: no database pool or Redis client is shared across processes,
+# and prometheus-client picks up PROMETHEUS_MULTIPROC_DIR in every worker
+preload_app = False
 timeout = 60
 graceful_timeout = 20
 accesslog = None  # request logs come from the app's JSON logger, already scrubbed
+# gunicorn 27's control socket defaults to one path in $HOME: several servers on one host would share it
+control_socket_disable = True
+_SHM = "/dev/shm"  # noqa: S108 - gunicorn's documented advice for containers, not a temp file of ours
+if os.path.isdir(_SHM):  # worker heartbeat files in memory, not on a container's overlay disk
+    worker_tmp_dir = _SHM
 
 
-def child_exit(server, worker):
+def child_exit(server, worker) -> None:
+    """Drop the dead worker's live gauges from the shared metrics (its counters stay counted)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

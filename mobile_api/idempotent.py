@@ -9,6 +9,7 @@ from flask import Response, g, make_response, request
 
 from backend.errors import DomainError
 from backend.services import idempotency
+from mobile_api.security import load_actor
 
 
 def idempotent(scope: str) -> Callable:
@@ -25,21 +26,20 @@ def idempotent(scope: str) -> Callable:
             key = request.headers.get("Idempotency-Key") or (body.get("client_id") if isinstance(body, dict) else None)
             if not key:
                 return fn(*args, **kwargs)
-            if len(str(key)) > 128:
-                raise DomainError("VALIDATION_FAILED", {"Idempotency-Key": ["at most 128 characters"]})
-            actor = getattr(g, "actor", None)
-            if actor is None:
-                from mobile_api.security import load_actor
-
-                actor = load_actor()
+            if not isinstance(key, str) or len(key) > 128:
+                raise DomainError("VALIDATION_FAILED", {"client_id": ["a string of at most 128 characters"]})
+            actor = getattr(g, "actor", None) or load_actor()
 
             def create() -> tuple[int, object]:
                 resp = make_response(fn(*args, **kwargs))
                 g.idem_headers = {k: v for k, v in resp.headers.items() if k in ("Location", "ETag")}
                 return resp.status_code, resp.get_json()
 
-            outcome = idempotency.run_once(actor.user_id, scope, str(key), idempotency.request_hash(body), create)
-            resp = make_response(outcome.body, outcome.status)
+            outcome = idempotency.run_once(actor.user_id, scope, key, idempotency.request_hash(body), create)
+            if outcome.body is None:
+                resp = Response(status=outcome.status)
+            else:
+                resp = make_response(outcome.body, outcome.status)
             if outcome.replayed:
                 resp.headers["Idempotent-Replayed"] = "true"
             for k, v in (getattr(g, "idem_headers", None) or {}).items():
@@ -49,6 +49,3 @@ def idempotent(scope: str) -> Callable:
         return wrapper
 
     return deco
-
-
-__all__ = ["idempotent", "Response"]

@@ -47,8 +47,9 @@ class Me(MethodView):
         """Show the current user, role and jurisdiction; a subject also gets their profile."""
         s = db.session
         user = s.get(User, g.actor.user_id)
-        units = [s.get(OrgUnit, u) for u in g.actor.unit_ids]
         subject = s.get(Subject, g.actor.subject_id) if g.actor.subject_id else None
+        unit_ids = (subject.office_id, subject.grid_id) if subject else g.actor.unit_ids
+        units = [u for u in (s.get(OrgUnit, i) for i in unit_ids) if u is not None]
         return {"user": user, "role": user.role, "jurisdiction": units, "subject": subject}
 
 
@@ -59,13 +60,7 @@ class Password(MethodView):
     @blp.response(200, TokensOut)
     def post(self, data):
         """Change the password (old and new); every other login of this user is signed out."""
-        pair = auth.change_password(g.actor, data["old_password"], data["new_password"])
-        return {
-            "access_token": pair.access_token,
-            "refresh_token": pair.refresh_token,
-            "expires_in": pair.expires_in,
-            "user": pair.user,
-        }
+        return auth.change_password(g.actor, data["old_password"], data["new_password"], g.claims["sid"])
 
 
 @blp.route("/devices")

@@ -14,11 +14,14 @@ from backend.db import db
 from backend.errors import CATALOGUE
 from backend.redis_conn import get_redis
 from backend.storage import get_storage
+from mobile_api.errors import error_body
 from mobile_api.metrics import metrics_response
 from mobile_api.security import public
 
 log = logging.getLogger("mobile_api.ops")
 blp = Blueprint("ops", __name__, description="运维 Operations")
+#: how long a load balancer should wait before asking /readyz again
+RETRY_AFTER_S = 10
 
 
 class ErrorCodeOut(Schema):
@@ -60,19 +63,12 @@ class Ready(MethodView):
             "redis": _probe("redis", lambda: get_redis().ping()),
             "storage": _probe("storage", lambda: get_storage().check()),
         }
-        body = {name: ("ok" if err is None else f"down: {err}") for name, err in checks.items()}
-        if any(checks.values()):
-            resp = jsonify(
-                {
-                    "status": "unavailable",
-                    "code": "SERVICE_UNAVAILABLE",
-                    "checks": body,
-                    "message": CATALOGUE["SERVICE_UNAVAILABLE"].message,
-                    "message_en": CATALOGUE["SERVICE_UNAVAILABLE"].message_en,
-                }
-            )
+        body = {name: ("ok" if err is None else "down") for name, err in checks.items()}
+        down = {name: [f"unreachable ({err})"] for name, err in checks.items() if err is not None}
+        if down:
+            resp = jsonify({**error_body("SERVICE_UNAVAILABLE", down), "status": "unavailable", "checks": body})
             resp.status_code = 503
-            resp.headers["Retry-After"] = "10"
+            resp.headers["Retry-After"] = str(RETRY_AFTER_S)
             return resp
         return jsonify({"status": "ok", "checks": body})
 

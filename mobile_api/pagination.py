@@ -11,6 +11,10 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+#: a CSV export carries every matching row, up to this many
+CSV_MAX_ROWS = 50_000
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
 
 class PageArgs(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
@@ -18,6 +22,7 @@ class PageArgs(Schema):
 
 
 def paginate(session: Session, stmt: Select, page: int, page_size: int) -> tuple[list, dict]:
+    """One page of ``stmt`` and the X-Pagination metadata (total, pages, neighbours)."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     items = list(session.scalars(stmt.limit(page_size).offset((page - 1) * page_size)))
     pages = (total + page_size - 1) // page_size
@@ -30,22 +35,32 @@ def paginate(session: Session, stmt: Select, page: int, page_size: int) -> tuple
 
 
 def pagination_header(meta: dict) -> dict:
+    """The X-Pagination header as flask-smorest documents it."""
     return {"X-Pagination": json.dumps(meta)}
 
 
 def wants_csv() -> bool:
+    """True when the client prefers text/csv to JSON."""
     return request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
 
 
-def csv_response(rows: list[dict], filename: str) -> Response:
+def _cell(value: object) -> object:
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value  # a spreadsheet must not run a cell as a formula
+    return value
+
+
+def csv_response(rows: list[dict], filename: str, fieldnames: list[str] | None = None) -> Response:
+    """UTF-8 CSV with a BOM (so Excel reads Chinese), one header row, formula-looking cells defused."""
     buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()))
+    names = fieldnames or (list(rows[0].keys()) if rows else [])
+    if names:
+        writer = csv.DictWriter(buf, fieldnames=names, extrasaction="ignore")
         writer.writeheader()
         for r in rows:
-            writer.writerow(
-                {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v) for k, v in r.items()}
-            )
+            writer.writerow({k: _cell(v) for k, v in r.items()})
     return Response(
         "\ufeff" + buf.getvalue(),
         mimetype="text/csv",

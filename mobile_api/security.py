@@ -11,15 +11,20 @@ from backend.errors import DomainError
 from backend.services import access, auth
 from backend.services.actors import Actor
 
-#: view function qualname → the policy action it checks ("public" for none); read by the access test
+#: view function (module.qualname) → the policy action it checks ("public" for none); read by the access test
 ENDPOINT_ACTIONS: dict[str, str] = {}
+
+
+def endpoint_key(fn: Callable) -> str:
+    """The registry key of a view function; the module keeps same-named views of two blueprints apart."""
+    return f"{fn.__module__}.{fn.__qualname__}"
 
 
 def authorize(action: str) -> Callable:
     """Require a valid access token whose role may do ``action`` (401 without one, 403 for the role)."""
 
     def deco(fn: Callable) -> Callable:
-        ENDPOINT_ACTIONS[fn.__qualname__] = action
+        ENDPOINT_ACTIONS[endpoint_key(fn)] = action
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
@@ -33,7 +38,8 @@ def authorize(action: str) -> Callable:
 
 
 def public(fn: Callable) -> Callable:
-    ENDPOINT_ACTIONS[fn.__qualname__] = "public"
+    """Mark a view as open to anonymous callers (login, health, the error catalogue)."""
+    ENDPOINT_ACTIONS[endpoint_key(fn)] = "public"
     return fn
 
 

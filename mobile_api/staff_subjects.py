@@ -12,7 +12,7 @@ from backend.db import db
 from backend.models import Subject
 from backend.services import access, crypto, idcard, subjects
 from mobile_api.idempotent import idempotent
-from mobile_api.pagination import csv_response, paginate, pagination_header, wants_csv
+from mobile_api.pagination import CSV_MAX_ROWS, csv_response, paginate, pagination_header, wants_csv
 from mobile_api.schemas.subjects import (
     EnrolIn,
     EnrolOut,
@@ -32,7 +32,7 @@ blp = Blueprint(
 def _filtered(args: dict):
     stmt = access.scoped_subjects(g.actor).order_by(Subject.id)
     if args["q"]:
-        stmt = stmt.where(Subject.name.contains(args["q"]))
+        stmt = stmt.where(Subject.name.contains(args["q"], autoescape=True))
     if args["id_number"]:
         stmt = stmt.where(Subject.id_number_hash == crypto.lookup_hash(idcard.normalise(args["id_number"])))
     for key in ("status", "supervision_level", "office_id", "grid_id"):
@@ -51,10 +51,14 @@ class Subjects(MethodView):
     @blp.arguments(SubjectQuery, location="query")
     @blp.response(200, SubjectOut(many=True))
     def get(self, args):
-        """List and search the subjects of my jurisdiction (CSV with Accept: text/csv)."""
-        items, meta = paginate(db.session, _filtered(args), args["page"], args["page_size"])
+        """List and search the subjects of my jurisdiction (CSV of every match with Accept: text/csv)."""
         if wants_csv():
-            return csv_response(SubjectOut(many=True).dump(items), "subjects")
+            items = list(db.session.scalars(_filtered(args).limit(CSV_MAX_ROWS)))
+            filters = {k: str(v) for k, v in args.items() if v is not None and k not in ("page", "page_size")}
+            filters.pop("id_number", None)  # never into the audit log in plain
+            subjects.record_export(g.actor, len(items), filters)
+            return csv_response(SubjectOut(many=True).dump(items), "subjects", list(SubjectOut().fields))
+        items, meta = paginate(db.session, _filtered(args), args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 
     @idempotent("subject.enrol")

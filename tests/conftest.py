@@ -52,18 +52,25 @@ def test_env(instance_dir) -> dict[str, str]:
     )
     rb = backends.redis_base()
     if rb:
-        env["REDIS_URL"] = backends.redis_db_url(rb, os.getpid())
+        # one Redis database per xdist worker of this run, and queues named per process on top
+        env["REDIS_URL"] = backends.redis_db_url(rb, backends.worker_index())
+        env["QUEUE_PREFIX"] = f"t{tag}-"
     else:
         from backend.redis_conn import start_embedded
 
         env["REDIS_URL"] = start_embedded(instance_dir)
-    return env
+    yield env
+    if not rb:
+        from backend.redis_conn import stop_embedded
+
+        stop_embedded()
 
 
 @pytest.fixture(scope="session")
 def settings(test_env):
     s = runtime.configure(load_settings(test_env))
     upgrade(s.database_url)
+    db.init(s.database_url)
     yield s
     db.dispose()
     if backends.postgres_base():
@@ -128,6 +135,8 @@ def worker_process(test_env, settings):
             test_env["REDIS_URL"],
             "--worker-ttl",
             "30",
+            "--worker-class",
+            "workers.worker.Worker",
             settings.queue_prefix + "default",
         ],
         env=env,

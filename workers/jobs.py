@@ -1,4 +1,4 @@
-"""The jobs RQ runs: one outbox row, the outbox relay, and the schedule tick."""
+"""The jobs RQ runs: one outbox row, the outbox relay, and the schedule tick (all JSON-serializable)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ log = logging.getLogger("workers.jobs")
 def run_outbox(outbox_id: int) -> str:
     """Do the work of one outbox row exactly once.
 
-    Locks the row (FOR UPDATE on PostgreSQL; SQLite's write lock), returns at once if it is missing or
-    done, runs its handler and marks it done in the same transaction, so a rerun changes nothing.
-    A handler error rolls the work back, records the error and re-raises for RQ's failure registry;
-    the relay pushes the row again later.
+    Locks the row (FOR UPDATE on PostgreSQL; SQLite's write lock), returns at once if it is missing or no
+    longer pending, runs its handler and marks it done in the same transaction, so a rerun changes
+    nothing. A handler error rolls the work back, counts the attempt and re-raises for RQ's failure
+    registry; the relay pushes the row again later (up to ``outbox.MAX_ATTEMPTS``).
     """
     try:
         with db.tx() as s:
@@ -31,30 +31,33 @@ def run_outbox(outbox_id: int) -> str:
             if msg is None:
                 log.info("outbox row missing; nothing to do", extra={"outbox_id": outbox_id})
                 return "missing"
-            if msg.status == "done":
-                return "already-done"
             if msg.request_id:
-                runtime.request_id_var.set(msg.request_id)
-            fn = HANDLERS.get(msg.job)
+                runtime.request_id_var.set(msg.request_id)  # the request that wrote the row
+            if msg.status != "pending":
+                log.info("outbox row already handled", extra={"outbox_id": outbox_id, "status": msg.status})
+                return f"already-{msg.status}"
+            name = msg.job
+            fn = HANDLERS.get(name)
             if fn is None:
-                raise LookupError(f"no handler for outbox job {msg.job!r}")
+                raise LookupError(f"no handler for outbox job {name!r}")
             fn(s, {k: v for k, v in msg.payload.items() if not k.startswith("_")})
             msg.attempts += 1
             msg.status = "done"
             msg.done_at = utcnow()
-            return "done"
     except Exception as exc:
-        with db.tx() as s:
-            msg = s.get(OutboxMessage, outbox_id)
-            if msg is not None:
-                msg.attempts += 1
-                msg.last_error = repr(exc)[:2000]
+        log.warning("outbox job failed", extra={"outbox_id": outbox_id, "error": repr(exc)})
+        try:
+            outbox.record_failure(outbox_id, repr(exc))
+        except Exception:  # noqa: BLE001 - the database may be what failed; RQ keeps the original error
+            log.exception("could not record the outbox failure", extra={"outbox_id": outbox_id})
         raise
+    log.info("outbox job done", extra={"outbox_id": outbox_id, "job": name})
+    return "done"
 
 
 @job
 def relay_outbox() -> int:
-    """Re-push rows left pending (Redis was down at commit, or the process died after commit)."""
+    """Re-push rows left pending (Redis was down at commit, a crash after commit, a failed job)."""
     return outbox.relay()
 
 

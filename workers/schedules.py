@@ -1,21 +1,30 @@
-"""Scheduled jobs, meant in Asia/Shanghai; ``rq cron`` only ticks, the periods are computed here."""
+"""Scheduled jobs, meant in Asia/Shanghai; ``rq cron`` only ticks, the periods are computed in jobruns.
+
+Each entry's ``run(period_start)`` must be idempotent for its period: a period that failed half-way
+runs again on the next tick.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from backend.services import idempotency
-from backend.services.jobruns import Schedule, due_periods, run_period
+from backend.services import idempotency, outbox
+from backend.services.jobruns import Schedule
+from backend.services.jobruns import run_due as run_due
+from backend.services.scoring import expiry as score_expiry
 
 
 def _purge_idempotency(_start: datetime) -> dict:
     return {"deleted": idempotency.purge_expired()}
 
 
+def _purge_outbox(_start: datetime) -> dict:
+    return {"deleted": outbox.purge_done()}
+
+
 SCHEDULES: list[Schedule] = [
-    Schedule("purge_idempotency", "30 3 * * *", _purge_idempotency, "drop idempotency records past 30 days"),
+    Schedule("purge_idempotency", "30 3 * * *", _purge_idempotency, "drop idempotency records past their expiry"),
+    Schedule("purge_outbox", "45 3 * * *", _purge_outbox, "drop outbox rows done more than 7 days ago"),
+    Schedule("score_expiry", "5 0 * * *", score_expiry.scheduled_expiry, "计分周期: expire due score events"),
+    Schedule("score_snapshots", "20 0 * * *", score_expiry.scheduled_snapshots, "daily score snapshots (trend)"),
 ]
-
-
-def run_due(schedule: Schedule) -> list[str]:
-    return [f"{p.isoformat()}:{run_period(schedule, p)}" for p in due_periods(schedule)]

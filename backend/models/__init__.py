@@ -7,7 +7,9 @@ from backend.models.idempotency import IdempotencyRecord
 from backend.models.jobs import JobRun, OutboxMessage
 from backend.models.org import OrgUnit
 from backend.models.subject import PublicCreditBase, Subject, SubjectChange
+from backend.models.upload import Upload, UploadHashBand
 from backend.models.user import ActivationCode, Device, RefreshToken, User, UserUnit
+from backend.models import scoring, scoring_decisions  # noqa: F401, I001 - the scoring tables (issue 4)
 
 __all__ = [
     "ActivationCode",
@@ -23,6 +25,8 @@ __all__ = [
     "RefreshToken",
     "Subject",
     "SubjectChange",
+    "Upload",
+    "UploadHashBand",
     "User",
     "UserUnit",
     "Warning",

@@ -7,7 +7,7 @@ existence is not revealed. A role that may never do an action gets 403.
 from __future__ import annotations
 
 from sqlalchemy import Select, false, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
 from backend.errors import Forbidden, NotFound
@@ -74,11 +74,24 @@ def decider_role(item_kind: str, stage: int = 0) -> str:
 
 
 def district_office_ids(district_ids: tuple[int, ...]) -> Select:
-    """Ids of the offices below the given districts (subtree by materialised path)."""
-    from sqlalchemy import or_
+    """Ids of the offices below the given districts: a prefix match on the district's materialised path.
 
-    conds = [OrgUnit.path.like(f"%/{d}/%") for d in district_ids] or [false()]
-    return select(OrgUnit.id).where(OrgUnit.level == "office", or_(*conds))
+    The prefix ends with ``/``, so district 3 never matches ``/1/2/33/…``; a unit whose path was never set
+    (empty) matches nothing rather than everything.
+    """
+    if not district_ids:
+        return select(OrgUnit.id).where(false())
+    district = aliased(OrgUnit)
+    return (
+        select(OrgUnit.id)
+        .join(district, OrgUnit.path.startswith(district.path))
+        .where(
+            district.id.in_(district_ids),
+            district.level == "district",
+            district.path.like("/%/"),
+            OrgUnit.level == "office",
+        )
+    )
 
 
 def subject_scope(actor: Actor) -> ColumnElement[bool]:

@@ -12,9 +12,10 @@ import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import event, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from backend import runtime
 from backend.models import AuditLog, utcnow
@@ -22,6 +23,7 @@ from backend.services.actors import SYSTEM, Actor
 
 GENESIS = "0" * 64
 _LOCK_KEY = 7_202_611  # arbitrary, stable advisory-lock id for the audit chain
+_PENDING = "audit_pending"  # session.info key: [(transaction or savepoint that queued it, row values)]
 
 
 def record(
@@ -34,18 +36,27 @@ def record(
     purpose: str | None = None,
     details: dict | None = None,
 ) -> None:
-    """Queue an audit row; it is chained and written when this transaction commits (dropped on rollback)."""
-    session.info.setdefault("audit_pending", []).append(
-        {
-            "actor_id": actor.user_id,
-            "actor_role": actor.role,
-            "action": action,
-            "target_type": target_type,
-            "target_id": None if target_id is None else str(target_id),
-            "purpose": purpose,
-            "request_id": runtime.current_request_id(),
-            "details": details or {},
-        }
+    """Queue an audit row; it is chained and written when this transaction commits (dropped on rollback).
+
+    A row queued inside a savepoint (``begin_nested``) is dropped if that savepoint rolls back, and kept
+    (written at the outermost commit) if it is released.
+    """
+    if not session.in_transaction():
+        session.begin()  # so that a rollback before any SQL still drops this row (it has a transaction to end)
+    session.info.setdefault(_PENDING, []).append(
+        (
+            session.get_nested_transaction() or session.get_transaction(),
+            {
+                "actor_id": actor.user_id,
+                "actor_role": actor.role,
+                "action": action,
+                "target_type": target_type,
+                "target_id": None if target_id is None else str(target_id),
+                "purpose": purpose,
+                "request_id": runtime.current_request_id(),
+                "details": details or {},
+            },
+        )
     )
 
 
@@ -65,7 +76,8 @@ def record_bulk(
     record(session, action, actor=actor, target_type="bulk", details=body)
 
 
-def canonical(row: AuditLog) -> str:
+def canonical(row: Any) -> str:
+    """The row's content as the MAC signs it (an ``AuditLog`` or a result row with the same columns)."""
     payload = {
         "id": row.id,
         "created_at": row.created_at.isoformat(timespec="microseconds"),
@@ -81,22 +93,25 @@ def canonical(row: AuditLog) -> str:
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def compute_mac(prev_mac: str, row: AuditLog, key: bytes | None = None) -> str:
+def compute_mac(prev_mac: str, row: Any, key: bytes | None = None) -> str:
     key = key or runtime.settings().audit_key.encode()
     return hmac.new(key, (prev_mac + "\n" + canonical(row)).encode(), hashlib.sha256).hexdigest()
 
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
-    pending = session.info.pop("audit_pending", None)
+    # SQLAlchemy also fires this when a savepoint is released: wait for the outermost commit, so the
+    # chain lock is taken (and held) only at the very end of the real transaction.
+    if session.in_nested_transaction():
+        return
+    pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
     last = session.execute(select(AuditLog.id, AuditLog.mac).order_by(AuditLog.id.desc()).limit(1)).first()
     prev_id, prev_mac = (last[0], last[1]) if last else (0, GENESIS)
-    for item in pending:
+    for _tx, item in pending:
         row = AuditLog(id=prev_id + 1, created_at=utcnow(), **item)
         row.details = json.loads(json.dumps(row.details, default=str))  # what the database will give back
         row.prev_mac = prev_mac
@@ -106,9 +121,31 @@ def _write_pending(session: Session) -> None:
     session.flush()
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_pending(session: Session) -> None:
-    session.info.pop("audit_pending", None)
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, previous_transaction: SessionTransaction) -> None:
+    """Drop the rows queued in the transaction (or savepoint) that rolled back, and in savepoints below it."""
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING, None)
+        return
+    session.info[_PENDING] = [(tx, item) for tx, item in pending if not _within(tx, previous_transaction)]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
+    # a session closed without commit or rollback must not carry its rows into its next transaction
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def _within(tx: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while tx is not None:
+        if tx is ancestor:
+            return True
+        tx = tx.parent
+    return False
 
 
 @dataclass
@@ -119,15 +156,19 @@ class VerifyResult:
     reason: str | None = None
 
 
-def verify(session: Session, batch: int = 5000) -> VerifyResult:
+def verify(session: Session, batch: int = 5000, key: bytes | None = None) -> VerifyResult:
     """Walk the chain in order; name the first row whose link or MAC does not hold.
 
-    Give it a session of its own: it detaches what it has read after each batch to bound memory.
+    Reads plain result rows, not ORM objects, so it neither trusts nor disturbs the session's identity
+    map (an object cached before a tamperer's edit would hide the edit). A deleted row is named as
+    missing; a truncated tail cannot be seen from the chain alone.
     """
-    key = runtime.settings().audit_key.encode()
+    key = key or runtime.settings().audit_key.encode()
+    cols = [c for c in AuditLog.__table__.columns]
     prev_id, prev_mac, count = 0, GENESIS, 0
     while True:
-        rows = session.scalars(select(AuditLog).where(AuditLog.id > prev_id).order_by(AuditLog.id).limit(batch)).all()
+        stmt = select(*cols).where(AuditLog.id > prev_id).order_by(AuditLog.id).limit(batch)
+        rows = session.execute(stmt).all()
         if not rows:
             return VerifyResult(True, count)
         for row in rows:
@@ -139,4 +180,3 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
                 return VerifyResult(False, count, row.id, "content does not match its MAC (edited)")
             prev_id, prev_mac = row.id, row.mac
             count += 1
-        session.expunge_all()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from backend import runtime
 from backend.db import db
-from backend.errors import DomainError
+from backend.errors import DomainError, NotFound
 from backend.models import ActivationCode, Device, RefreshToken, User, UserUnit, utcnow
 from backend.services import audit, passwords, ratelimit, tokens
 from backend.services.actors import Actor
@@ -81,6 +81,12 @@ def _touch_device(session: Session, user_id: int, device_id: str, **fields) -> D
 
 
 def login(username: str, password: str, device_id: str | None, client_ip: str) -> TokenPair:
+    """Check the password; lock the account after LOGIN_MAX_FAILURES failures in a row.
+
+    Rate limits (per user and per address) are counted in Redis before anything else. A failure is
+    counted with an atomic UPDATE and committed before the refusal, so concurrent wrong guesses cannot
+    undercount, and the guess that reaches the limit is already answered ACCOUNT_LOCKED.
+    """
     cfg = runtime.settings()
     ratelimit.hit(f"login:ip:{client_ip}", cfg.rate_limit_login_per_minute * 3)
     ratelimit.hit(f"login:user:{username.lower()}", cfg.rate_limit_login_per_minute)
@@ -89,23 +95,20 @@ def login(username: str, password: str, device_id: str | None, client_ip: str) -
         user = s.scalar(select(User).where(User.username == username))
         now = utcnow()
         if user is not None and user.locked_until is not None and user.locked_until > now:
-            raise DomainError("ACCOUNT_LOCKED", retry_after=int((user.locked_until - now).total_seconds()) + 1)
+            raise DomainError("ACCOUNT_LOCKED", retry_after=_seconds_until(user.locked_until))
         if not passwords.verify_password(user.password_hash if user else None, password):
             if user is None:
                 raise DomainError("INVALID_CREDENTIALS")
             if user.password_hash is None:
                 raise DomainError("ACCOUNT_NOT_ACTIVATED")
-            user.failed_logins += 1
-            if user.failed_logins >= cfg.login_max_failures:
-                user.locked_until = now + timedelta(minutes=cfg.login_lock_minutes)
-                user.failed_logins = 0
-                audit.record(s, "auth.locked", target_type="user", target_id=user.id)
-            failure = DomainError("INVALID_CREDENTIALS")
+            failure = _count_failure(s, user)
         elif not user.active:
             raise DomainError("ACCOUNT_DISABLED")
         else:
             user.failed_logins = 0
             user.locked_until = None
+            if passwords.needs_rehash(user.password_hash):
+                user.password_hash = passwords.hash_password(password)
             pair = _issue(s, user, device_id)
             audit.record(
                 s,
@@ -120,19 +123,59 @@ def login(username: str, password: str, device_id: str | None, client_ip: str) -
     return pair
 
 
+def _seconds_until(moment) -> int:
+    return max(int((moment - utcnow()).total_seconds()) + 1, 1)
+
+
+def _count_failure(session: Session, user: User) -> DomainError:
+    cfg = runtime.settings()
+    count = session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    if count < cfg.login_max_failures:
+        return DomainError("INVALID_CREDENTIALS")
+    until = utcnow() + timedelta(minutes=cfg.login_lock_minutes)
+    session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=0, locked_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    audit.record(session, "auth.locked", target_type="user", target_id=user.id, details={"failures": count})
+    return DomainError("ACCOUNT_LOCKED", retry_after=_seconds_until(until))
+
+
 def activate(code: str, password: str, device_id: str | None, client_ip: str) -> TokenPair:
+    """Spend a subject's one-time activation code to set their password; log them in.
+
+    The code is spent by a conditional UPDATE, so two concurrent activations cannot both succeed.
+    """
     ratelimit.hit(f"activate:ip:{client_ip}", runtime.settings().rate_limit_login_per_minute)
     passwords.check_policy(password)
     with db.tx() as s:
+        now = utcnow()
         row = s.scalar(select(ActivationCode).where(ActivationCode.code_hash == sha256_hex(code.strip().upper())))
-        if row is None or row.used_at is not None or row.expires_at < utcnow():
+        if row is None or row.used_at is not None or row.expires_at < now:
             raise DomainError("ACTIVATION_CODE_INVALID")
         user = s.get(User, row.user_id)
         if user is None or not user.active:
             raise DomainError("ACTIVATION_CODE_INVALID")
-        row.used_at = utcnow()
+        spent = s.execute(
+            update(ActivationCode)
+            .where(ActivationCode.id == row.id, ActivationCode.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if spent != 1:
+            raise DomainError("ACTIVATION_CODE_INVALID")
         user.password_hash = passwords.hash_password(password)
-        user.password_changed_at = utcnow()
+        user.password_changed_at = now
+        user.failed_logins = 0
+        user.locked_until = None
         pair = _issue(s, user, device_id)
         audit.record(
             s, "auth.activate", actor=Actor(user.id, user.role, user.username), target_type="user", target_id=user.id
@@ -141,6 +184,7 @@ def activate(code: str, password: str, device_id: str | None, client_ip: str) ->
 
 
 def refresh(raw: str, device_id: str | None) -> TokenPair:
+    """Spend a refresh token for a new pair in the same family; a spent token presented again revokes the family."""
     revoke_family: str | None = None
     with db.tx() as s:
         now = utcnow()
@@ -153,6 +197,7 @@ def refresh(raw: str, device_id: str | None) -> TokenPair:
             update(RefreshToken)
             .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
             .values(used_at=now)
+            .execution_options(synchronize_session=False)
         ).rowcount
         user = s.get(User, row.user_id)
         if consumed != 1:
@@ -174,6 +219,7 @@ def _revoke_family(session: Session, family_id: str) -> None:
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -183,27 +229,55 @@ def revoke_all(session: Session, user: User) -> None:
         update(RefreshToken)
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
     user.token_version += 1
 
 
 def logout(actor: Actor, family_id: str) -> None:
+    """Revoke this login's refresh tokens and every other one issued to the same device."""
     with db.tx() as s:
+        device_id = s.scalar(
+            select(RefreshToken.device_id).where(RefreshToken.family_id == family_id).order_by(RefreshToken.id.desc())
+        )
         _revoke_family(s, family_id)
-        audit.record(s, "auth.logout", actor=actor, target_type="user", target_id=actor.user_id)
+        if device_id:
+            s.execute(
+                update(RefreshToken)
+                .where(
+                    RefreshToken.user_id == actor.user_id,
+                    RefreshToken.device_id == device_id,
+                    RefreshToken.revoked_at.is_(None),
+                )
+                .values(revoked_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        audit.record(
+            s, "auth.logout", actor=actor, target_type="user", target_id=actor.user_id, details={"device_id": device_id}
+        )
 
 
-def change_password(actor: Actor, old: str, new: str) -> TokenPair:
+def change_password(actor: Actor, old: str, new: str, family_id: str | None = None) -> TokenPair:
+    """Set a new password (old one required); every token of the user dies, a fresh pair is returned."""
+    ratelimit.hit(f"password:user:{actor.user_id}", runtime.settings().rate_limit_login_per_minute)
     passwords.check_policy(new)
     with db.tx() as s:
         user = s.get(User, actor.user_id)
-        assert user is not None
+        if user is None:
+            raise DomainError("TOKEN_INVALID")
         if not passwords.verify_password(user.password_hash, old):
             raise DomainError("WRONG_PASSWORD")
+        device_id = None
+        if family_id:
+            device_id = s.scalar(
+                select(RefreshToken.device_id)
+                .where(RefreshToken.family_id == family_id)
+                .order_by(RefreshToken.id.desc())
+            )
         user.password_hash = passwords.hash_password(new)
         user.password_changed_at = utcnow()
         revoke_all(s, user)
-        pair = _issue(s, user, None)
+        pair = _issue(s, user, device_id)
         audit.record(s, "auth.password_change", actor=actor, target_type="user", target_id=user.id)
     return pair
 
@@ -217,12 +291,12 @@ def register_device(actor: Actor, device_id: str, platform: str | None, push_tok
 
 def set_active(actor: Actor, user_id: int, active: bool) -> User:
     """Enable or disable a user; disabling revokes all their tokens at once."""
-    from backend.errors import NotFound
-
     with db.tx() as s:
         user = s.get(User, user_id)
         if user is None:
             raise NotFound("user")
+        if user.active == active:
+            return user
         user.active = active
         if not active:
             revoke_all(s, user)

@@ -1,19 +1,22 @@
 """Demo data for the embedded default: one district of Hangzhou, its offices and grids, staff and ~50 subjects.
 
-Idempotent: every row is looked up by its stable code or username first, so a second run adds nothing.
+Idempotent: every row is looked up by its stable code or username first, so a second run adds nothing (not
+even an audit row). The data is reproducible (a fixed random seed) relative to today's date in Asia/Shanghai.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import runtime
 from backend.db import db
-from backend.models import OrgUnit, PublicCreditBase, Subject, User, UserUnit
+from backend.models import OrgUnit, PublicCreditBase, Subject, User
+from backend.models.subject import CORRECTION_TYPES, RISK_LEVELS, SUPERVISION_LEVELS
 from backend.services import audit, crypto, idcard, passwords
 from backend.services.orgs import create_unit
 from backend.services.users import create_user
@@ -32,119 +35,133 @@ FUYANG_AREA = {  # a simplified outline of 富阳区, [lon, lat]
     ],
 }
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIVEN = [
-    "伟",
-    "芳",
-    "娜",
-    "敏",
-    "静",
-    "强",
-    "磊",
-    "军",
-    "洋",
-    "勇",
-    "艳",
-    "杰",
-    "涛",
-    "明",
-    "超",
-    "秀英",
-    "建华",
-    "志强",
-]
-TYPES = ("control", "probation", "parole", "temporary_execution")
-LEVELS = ("strict", "normal", "lenient")
-RISKS = ("low", "medium", "high")
+GIVEN = ("伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "杰", "涛", "明", "秀英", "建华", "志强")
+#: (username, role, display name, key of its unit in the dict built by _units)
+STAFF = (
+    ("admin1", "admin", "系统管理员", None),
+    ("officer1", "officer", "周司法员", "office0"),
+    ("officer2", "officer", "吴司法员", "office1"),
+    ("bureau1", "bureau", "区社区矫正局", "district"),
+    ("grid1", "grid_worker", "网格员小林", "grid0"),
+    ("grid2", "grid_worker", "网格员小何", "grid2"),
+)
+#: subjects 1..N with a password set (the others are enrolled but have not activated their login yet)
+ACTIVATED = 10
 
 
-def _unit(s: Session, code: str, **kw) -> OrgUnit:
+def _unit(s: Session, code: str, created: list, **kw) -> OrgUnit:
     found = s.scalar(select(OrgUnit).where(OrgUnit.code == code))
-    return found or create_unit(s, code=code, **kw)
+    if found is None:
+        found = create_unit(s, code=code, **kw)
+        created.append(f"unit:{found.id}")
+    return found
 
 
-def _staff(s: Session, username: str, role: str, name: str, units: list[int], pw: str) -> User:
-    found = s.scalar(select(User).where(User.username == username))
-    return found or create_user(
-        s, username=username, password=pw, role=role, display_name=name, unit_ids=units, check_password=False
-    )
+def _units(s: Session, created: list) -> dict[str, OrgUnit]:
+    prov = _unit(s, "ZJ", created, level="province", name="浙江省", parent_id=None)
+    city = _unit(s, "ZJ-HZ", created, level="city", name="杭州市", parent_id=prov.id)
+    dist = _unit(s, "ZJ-HZ-FY", created, level="district", name="富阳区", parent_id=city.id, area=FUYANG_AREA)
+    units = {"district": dist}
+    for i, (code, name) in enumerate((("FC", "富春司法所"), ("YH", "银湖司法所"))):
+        office = _unit(s, f"ZJ-HZ-FY-{code}", created, level="office", name=name, parent_id=dist.id)
+        units[f"office{i}"] = office
+        for j in (1, 2):
+            grid_code = f"{office.code}-G{j}"
+            units[f"grid{2 * i + j - 1}"] = _unit(
+                s, grid_code, created, level="grid", name=f"{name}第{j}网格", parent_id=office.id
+            )
+    return units
 
 
-def seed(count: int = 50) -> dict:
-    """Create what is missing of the demo data set; return what exists afterwards."""
-    pw = runtime.settings().demo_password
-    rng = random.Random(2026)  # noqa: S311 - reproducible demo data, not security
-    with db.tx() as s:
-        prov = _unit(s, "ZJ", level="province", name="浙江省", parent_id=None)
-        city = _unit(s, "ZJ-HZ", level="city", name="杭州市", parent_id=prov.id)
-        dist = _unit(s, "ZJ-HZ-FY", level="district", name="富阳区", parent_id=city.id, area=FUYANG_AREA)
-        offices = [
-            _unit(s, "ZJ-HZ-FY-FC", level="office", name="富春司法所", parent_id=dist.id),
-            _unit(s, "ZJ-HZ-FY-YH", level="office", name="银湖司法所", parent_id=dist.id),
-        ]
-        grids = [
-            _unit(s, f"{o.code}-G{i}", level="grid", name=f"{o.name}第{i}网格", parent_id=o.id)
-            for o in offices
-            for i in (1, 2)
-        ]
-        admin = _staff(s, "admin1", "admin", "系统管理员", [], pw)
-        officers = [
-            _staff(s, "officer1", "officer", "周所长", [offices[0].id], pw),
-            _staff(s, "officer2", "officer", "吴司法员", [offices[1].id], pw),
-        ]
-        _staff(s, "bureau1", "bureau", "区矫正局", [dist.id], pw)
-        _staff(s, "grid1", "grid_worker", "网格员小林", [grids[0].id], pw)
-        _staff(s, "grid2", "grid_worker", "网格员小何", [grids[2].id], pw)
-        created = 0
-        today = date.today()
-        for n in range(1, count + 1):
-            username = "subject1" if n == 1 else f"subject{n}"
-            if s.scalar(select(User.id).where(User.username == username)) is not None:
-                continue
-            grid = grids[0] if n == 1 else grids[(n - 1) % 4]
-            office_idx = 0 if grid.parent_id == offices[0].id else 1
-            born = date(1965 + rng.randrange(35), 1 + rng.randrange(12), 1 + rng.randrange(28))
-            number = idcard.make("330183", born, n)
-            start = today - timedelta(days=rng.randrange(10, 700))
-            user = User(
+def _staff(s: Session, units: dict[str, OrgUnit], pw: str, created: list) -> dict[str, User]:
+    users = {}
+    for username, role, name, unit in STAFF:
+        found = s.scalar(select(User).where(User.username == username))
+        if found is None:
+            found = create_user(
+                s,
                 username=username,
-                role="subject",
-                display_name="",
-                password_hash=passwords.hash_password(pw) if n <= 10 else None,
+                password=pw,
+                role=role,
+                display_name=name,
+                unit_ids=[units[unit].id] if unit else [],
+                check_password=False,
             )
-            s.add(user)
-            s.flush()
-            name = rng.choice(SURNAMES) + rng.choice(GIVEN)
-            user.display_name = name
-            subject = Subject(
-                user_id=user.id,
-                name=name,
-                gender=rng.choice(("male", "male", "female")),
-                id_number_enc=crypto.encrypt(number),
-                id_number_hash=crypto.lookup_hash(number),
-                phone=f"1{rng.choice('3589')}{rng.randrange(10**9):09d}",
-                correction_type=TYPES[n % 4],
-                start_date=start,
-                end_date=start + timedelta(days=rng.choice((180, 365, 540, 730, 1095))),
-                supervision_level=LEVELS[n % 3],
-                risk_level=RISKS[(n // 3) % 3],
-                office_id=offices[office_idx].id,
-                grid_id=grid.id,
-                officer_id=officers[office_idx].id,
-                created_by=officers[office_idx].id,
+            created.append(f"user:{found.id}")
+        users[username] = found
+    return users
+
+
+def _subject(s: Session, n: int, rng: random.Random, today: date, units: dict, staff: dict, pw: str) -> Subject:
+    grid = units[f"grid{(n - 1) % 4}"]
+    office_no = 0 if grid.parent_id == units["office0"].id else 1
+    officer = staff[f"officer{office_no + 1}"]
+    born = date(1965 + rng.randrange(38), 1 + rng.randrange(12), 1 + rng.randrange(28))
+    number = idcard.make("330183", born, n)
+    name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+    start = today - timedelta(days=rng.randrange(10, 700))
+    # everyone is still in correction; a few end within the next month (the end-date reminders have work)
+    end = max(start + timedelta(days=rng.choice((180, 365, 540, 730, 1095))), today + timedelta(days=5 + n % 30))
+    user = User(
+        username=f"subject{n}",
+        role="subject",
+        display_name=name,
+        password_hash=passwords.hash_password(pw) if n <= ACTIVATED else None,
+    )
+    s.add(user)
+    s.flush()
+    subject = Subject(
+        user_id=user.id,
+        name=name,
+        gender=rng.choice(("male", "male", "male", "female")),
+        id_number_enc=crypto.encrypt(number),
+        id_number_hash=crypto.lookup_hash(number),
+        phone=f"1{rng.choice('3589')}{rng.randrange(10**9):09d}",
+        correction_type=CORRECTION_TYPES[n % 4],
+        start_date=start,
+        end_date=end,
+        supervision_level=SUPERVISION_LEVELS[n % 3],
+        risk_level=RISK_LEVELS[(n // 3) % 3],
+        office_id=units[f"office{office_no}"].id,
+        grid_id=grid.id,
+        officer_id=officer.id,
+        created_by=officer.id,
+    )
+    s.add(subject)
+    s.flush()
+    if n % 7 != 0:  # every 7th stays without an imported base (provisional base, base_pending)
+        s.add(
+            PublicCreditBase(
+                subject_id=subject.id,
+                as_of=today.replace(day=1),
+                provincial_score=rng.randrange(560, 980),
+                source="demo",
             )
-            s.add(subject)
-            s.flush()
-            if n % 7 != 0:  # a few stay without an imported base (provisional base, base_pending)
-                s.add(
-                    PublicCreditBase(
-                        subject_id=subject.id,
-                        as_of=today.replace(day=1),
-                        provincial_score=rng.randrange(560, 960),
-                        source="demo",
-                    )
-                )
-            created += 1
-        audit.record(s, "demo.seed", details={"subjects_created": created, "admin_id": admin.id})
-        total = len(s.scalars(select(Subject.id)).all())
-        staff = len(s.scalars(select(UserUnit.user_id)).all())
-    return {"subjects_created": created, "subjects": total, "staff_assignments": staff}
+        )
+    return subject
+
+
+def seed(count: int = 50) -> dict[str, int]:
+    """Create what is missing of the demo data set in one transaction; return counts of what exists after it."""
+    settings = runtime.settings()
+    pw = settings.demo_password
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    created: list[str] = []
+    with db.tx() as s:
+        units = _units(s, created)
+        staff = _staff(s, units, pw, created)
+        existing = set(s.scalars(select(User.username).where(User.role == "subject")))
+        for n in range(1, count + 1):
+            rng = random.Random(2026 * 1000 + n)  # noqa: S311 - reproducible demo data per subject, not security
+            if f"subject{n}" not in existing:
+                created.append(f"subject:{_subject(s, n, rng, today, units, staff, pw).id}")
+        if created:  # one audit row per run that changed something: counts and a digest of the ids
+            subjects = sum(c.startswith("subject:") for c in created)
+            audit.record_bulk(s, "demo.seed", created, counts={"subjects": subjects})
+        result = {
+            "created": len(created),
+            "org_units": s.scalar(select(func.count()).select_from(OrgUnit)) or 0,
+            "users": s.scalar(select(func.count()).select_from(User)) or 0,
+            "subjects": s.scalar(select(func.count()).select_from(Subject)) or 0,
+        }
+    return result

@@ -1,4 +1,8 @@
-"""Registry of outbox job handlers: name → function(session, payload), run inside the job's transaction."""
+"""Registry of outbox job handlers: name → function(session, payload), run inside the job's transaction.
+
+A handler must be idempotent (it may run again after a crash between its work and the commit) and must
+treat a missing target row as nothing to do.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,17 @@ Handler = Callable[[Session, dict], None]
 HANDLERS: dict[str, Handler] = {}
 
 
+def _qualname(fn: Handler) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
 def handler(name: str) -> Callable[[Handler], Handler]:
+    """Register ``fn`` as the handler of outbox job ``name`` (one handler per name)."""
+
     def deco(fn: Handler) -> Handler:
+        known = HANDLERS.get(name)
+        if known is not None and _qualname(known) != _qualname(fn):
+            raise ValueError(f"outbox job {name!r} already handled by {_qualname(known)}")
         HANDLERS[name] = fn
         return fn
 

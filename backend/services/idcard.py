@@ -7,14 +7,16 @@ from datetime import date
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII only: \d would take other scripts' digits
 
 
 def check_digit(first17: str) -> str:
+    """The ISO 7064 MOD 11-2 check character of the first 17 digits."""
     return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11]
 
 
 def normalise(raw: str) -> str:
+    """Strip spaces and upper-case a trailing x."""
     return raw.strip().upper()
 
 

@@ -2,8 +2,9 @@
 
 Guarantee: the key is claimed by inserting a row under a unique constraint in the same transaction as
 the create, so two concurrent duplicates cannot both create: the second waits for the first to commit
-(PostgreSQL's unique index, SQLite's write lock) and then gets the stored result. Records live
-``IDEMPOTENCY_DAYS`` (default 30) days.
+(PostgreSQL's unique index, SQLite's write lock) and then gets the stored result. A create that fails
+rolls its claim back, so a retry after an error runs again. Records live ``IDEMPOTENCY_DAYS`` (default
+30) days. Stored results are encrypted with DATA_KEY: they may hold personal data or an activation code.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from backend import runtime
 from backend.db import db
 from backend.errors import DomainError
 from backend.models import IdempotencyRecord, utcnow
+from backend.services import crypto
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Outcome:
 
 
 def request_hash(body: object) -> str:
+    """A stable digest of a request body (key order does not matter)."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -41,6 +44,9 @@ def _existing(session: Session, user_id: int, scope: str, key: str) -> Idempoten
             IdempotencyRecord.user_id == user_id, IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
         )
     )
+
+
+_SEALED = "sealed"
 
 
 def run_once(user_id: int, scope: str, key: str, body_hash: str, create: Callable[[], tuple[int, object]]) -> Outcome:
@@ -64,21 +70,27 @@ def run_once(user_id: int, scope: str, key: str, body_hash: str, create: Callabl
             claim = None
         if claim is None:
             found = _existing(s, user_id, scope, key)
-            assert found is not None
+            if found is None:  # the winner's record vanished in between (purged): let the client retry
+                raise DomainError("CONFLICT")
             return _replay(found, body_hash)
         status, payload = create()
+        text = json.dumps(payload, default=str)
         claim.status_code = status
-        claim.response_body = json.loads(json.dumps(payload, default=str))
-        return Outcome(status, claim.response_body, False)
+        claim.response_body = {_SEALED: crypto.encrypt(text)}
+        return Outcome(status, json.loads(text), False)
 
 
 def _replay(found: IdempotencyRecord, body_hash: str) -> Outcome:
     if found.request_hash != body_hash:
         raise DomainError("IDEMPOTENCY_KEY_REUSED")
-    return Outcome(200, found.response_body, True)
+    stored = found.response_body
+    if isinstance(stored, dict) and set(stored) == {_SEALED}:
+        stored = json.loads(crypto.decrypt(stored[_SEALED]))
+    return Outcome(200, stored, True)
 
 
 def purge_expired() -> int:
+    """Delete records past their expiry; return how many (the daily schedule calls it)."""
     with db.tx() as s:
         result = s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < utcnow()))
         return result.rowcount or 0

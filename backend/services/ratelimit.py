@@ -8,24 +8,28 @@ from backend.errors import DomainError
 from backend.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
+PREFIX = "zj:rl:"
+
+
+def key_of(bucket: str) -> str:
+    """The Redis key that counts ``bucket`` (tests and operators read it directly)."""
+    return PREFIX + bucket
 
 
 def hit(bucket: str, limit: int, window_s: int = 60) -> None:
     """Count one attempt; raise RATE_LIMITED with a Retry-After once ``limit`` is passed in the window.
 
-    If Redis is unreachable the limit is not enforced (the database lock-out still protects logins);
-    refusing every login during a Redis outage would lock out the whole service.
+    The window is created with its expiry and counted in one MULTI/EXEC, so a crash can never leave a
+    counter without an expiry. If Redis is unreachable the limit is not enforced (the database lock-out
+    still protects logins): refusing every login during a Redis outage would lock out the whole service.
     """
-    key = f"zj:rl:{bucket}"
+    key = key_of(bucket)
     try:
-        r = get_redis()
-        pipe = r.pipeline()
+        pipe = get_redis().pipeline(transaction=True)
+        pipe.set(key, 0, ex=window_s, nx=True)
         pipe.incr(key)
         pipe.ttl(key)
-        count, ttl = pipe.execute()
-        if ttl < 0:  # first hit of the window (EXPIRE NX needs Redis 7; the embedded server is 6.2)
-            r.expire(key, window_s)
-            ttl = window_s
+        _created, count, ttl = pipe.execute()
     except Exception as exc:  # noqa: BLE001 - fail open, logged
         log.warning("rate limit store unreachable; not enforced", extra={"error": type(exc).__name__})
         return

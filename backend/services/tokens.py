@@ -13,9 +13,11 @@ from backend.errors import DomainError
 from backend.models import utcnow
 
 ALGORITHMS = ["HS256"]  # the allowlist: a token naming any other algorithm (or none) is refused
+TOKEN_TYPE = "access"  # so no other JWT this service may sign later can pass as an access token
 
 
 def issue_access(user_id: int, role: str, token_version: int, family_id: str) -> tuple[str, int]:
+    """Sign an access token; return it with its lifetime in seconds."""
     s = runtime.settings()
     now = utcnow()
     lifetime = s.access_token_minutes * 60
@@ -29,26 +31,32 @@ def issue_access(user_id: int, role: str, token_version: int, family_id: str) ->
         "aud": s.jwt_audience,
         "iss": s.jwt_issuer,
         "jti": uuid.uuid4().hex,
+        "typ": TOKEN_TYPE,
     }
     return jwt.encode(claims, s.secret_key, algorithm="HS256"), lifetime
 
 
 def decode_access(token: str) -> dict:
+    """Verify signature (HS256 only), expiry, audience, issuer and type; TOKEN_INVALID otherwise."""
     s = runtime.settings()
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token,
             s.secret_key,
             algorithms=ALGORITHMS,
             audience=s.jwt_audience,
             issuer=s.jwt_issuer,
-            options={"require": ["exp", "sub", "aud", "iss", "tv", "sid"]},
+            options={"require": ["exp", "iat", "sub", "aud", "iss", "tv", "sid", "typ"]},
         )
     except jwt.PyJWTError as exc:
         raise DomainError("TOKEN_INVALID") from exc
+    if claims["typ"] != TOKEN_TYPE or not str(claims["sub"]).isdigit() or not isinstance(claims["tv"], int):
+        raise DomainError("TOKEN_INVALID")
+    return claims
 
 
 def new_refresh_token() -> str:
+    """An opaque random refresh token; only its SHA-256 is stored."""
     return secrets.token_urlsafe(32)
 
 

@@ -54,6 +54,21 @@ class LocalStorage:
         path = self._path(key)
         return path.stat().st_size if path.exists() else None
 
+    def copy(self, source: str, target: str) -> None:
+        """Copy atomically, as ``put`` writes."""
+        with self.open(source) as fh:
+            self.put(target, fh)
+
+    def presign_upload(self, key: str, content_type: str, size_bytes: int, expires_s: int) -> dict | None:
+        return None  # the bytes go through the server's own PUT endpoint, with the same limits
+
+    def presign_read(self, key: str, expires_s: int, content_type: str, filename: str | None = None) -> str | None:
+        return None  # the server signs its own short-lived link
+
+    def path_of(self, key: str) -> Path:
+        """The file behind a key (for streaming it out with ``send_file``)."""
+        return self._path(key)
+
     def check(self) -> None:
         probe = self.root / ".readyz"
         try:

@@ -61,6 +61,35 @@ class S3Storage:
         except BotoCoreError as exc:
             raise StorageError(str(exc)) from exc
 
+    def copy(self, source: str, target: str) -> None:
+        try:
+            self.client.copy_object(Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source})
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(str(exc)) from exc
+
+    def presign_upload(self, key: str, content_type: str, size_bytes: int, expires_s: int) -> dict | None:
+        """A presigned POST: S3 itself refuses another key, another content type or another size."""
+        try:
+            post = self.client.generate_presigned_post(
+                Bucket=self.bucket,
+                Key=key,
+                Fields={"Content-Type": content_type},
+                Conditions=[{"Content-Type": content_type}, ["content-length-range", size_bytes, size_bytes]],
+                ExpiresIn=expires_s,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(str(exc)) from exc
+        return {"method": "POST", "url": post["url"], "fields": post["fields"]}
+
+    def presign_read(self, key: str, expires_s: int, content_type: str, filename: str | None = None) -> str | None:
+        params = {"Bucket": self.bucket, "Key": key, "ResponseContentType": content_type}
+        if filename:
+            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        try:
+            return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_s)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(str(exc)) from exc
+
     def check(self) -> None:
         try:
             self.client.head_bucket(Bucket=self.bucket)

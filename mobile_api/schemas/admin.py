@@ -3,6 +3,8 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from backend.models.org import LEVELS
+from mobile_api.pagination import PageArgs
+from mobile_api.schemas.common import id_field
 
 
 class AreaField(fields.Dict):
@@ -37,7 +39,7 @@ class OrgUnitIn(Schema):
     level = fields.String(required=True, validate=validate.OneOf(LEVELS))
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,40}$"))
-    parent_id = fields.Integer(load_default=None)
+    parent_id = id_field(load_default=None)
     area = AreaField(load_default=None)
 
 
@@ -52,7 +54,7 @@ class OrgUnitOut(Schema):
 
 
 class OrgUnitQuery(Schema):
-    under = fields.Integer(load_default=None)
+    under = id_field(strict=False, load_default=None)
 
 
 class UserIn(Schema):
@@ -60,7 +62,7 @@ class UserIn(Schema):
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128))
     role = fields.String(required=True, validate=validate.OneOf(["grid_worker", "officer", "bureau", "admin"]))
     display_name = fields.String(load_default="", validate=validate.Length(max=100))
-    unit_ids = fields.List(fields.Integer(), load_default=list)
+    unit_ids = fields.List(id_field(), load_default=list, validate=validate.Length(max=100))
 
 
 class UserOut(Schema):
@@ -77,19 +79,17 @@ class UserPatchIn(Schema):
     active = fields.Boolean(required=True)
 
 
-class UserQuery(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+class UserQuery(PageArgs):
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     role = fields.String(load_default=None)
 
 
-class AuditQuery(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+class AuditQuery(PageArgs):
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    action = fields.String(load_default=None)
-    actor_id = fields.Integer(load_default=None)
+    action = fields.String(load_default=None, validate=validate.Length(max=64))
+    actor_id = id_field(strict=False, load_default=None)
     target_type = fields.String(load_default=None)
-    target_id = fields.String(load_default=None)
+    target_id = fields.String(load_default=None, validate=validate.Length(max=64))
     since = fields.AwareDateTime(load_default=None)
     until = fields.AwareDateTime(load_default=None)
 

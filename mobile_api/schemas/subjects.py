@@ -4,21 +4,23 @@ from marshmallow import Schema, fields, validate
 
 from backend.models.subject import CORRECTION_TYPES, GENDERS, RISK_LEVELS, SUPERVISION_LEVELS
 from backend.services.subjects import masked_id_number
+from mobile_api.pagination import PageArgs
+from mobile_api.schemas.common import id_field
 
 
 class EnrolIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     gender = fields.String(required=True, validate=validate.OneOf(GENDERS))
-    id_number = fields.String(required=True, validate=validate.Length(min=15, max=18), load_only=True)
+    id_number = fields.String(required=True, validate=validate.Length(min=1, max=32), load_only=True)
     phone = fields.String(load_default=None, validate=validate.Regexp(r"^\+?\d{6,20}$"))
     correction_type = fields.String(required=True, validate=validate.OneOf(CORRECTION_TYPES))
     start_date = fields.Date(required=True)
     end_date = fields.Date(required=True)
     supervision_level = fields.String(load_default="normal", validate=validate.OneOf(SUPERVISION_LEVELS))
     risk_level = fields.String(load_default="medium", validate=validate.OneOf(RISK_LEVELS))
-    office_id = fields.Integer(required=True)
-    grid_id = fields.Integer(required=True)
-    officer_id = fields.Integer(load_default=None)
+    office_id = id_field(required=True)
+    grid_id = id_field(required=True)
+    officer_id = id_field(load_default=None)
     username = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$"))
     client_id = fields.String(load_default=None, validate=validate.Length(max=128))
 
@@ -66,22 +68,20 @@ class EnrolOut(Schema):
 class SubjectPatchIn(Schema):
     supervision_level = fields.String(validate=validate.OneOf(SUPERVISION_LEVELS))
     risk_level = fields.String(validate=validate.OneOf(RISK_LEVELS))
-    officer_id = fields.Integer()
-    grid_id = fields.Integer()
+    officer_id = id_field()
+    grid_id = id_field()
     phone = fields.String(validate=validate.Regexp(r"^\+?\d{6,20}$"))
     end_date = fields.Date()
     reason = fields.String(load_default=None, validate=validate.Length(max=1000))
 
 
-class SubjectQuery(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+class SubjectQuery(PageArgs):
     q = fields.String(load_default=None, validate=validate.Length(max=100))
     id_number = fields.String(load_default=None, validate=validate.Length(max=18))
     status = fields.String(load_default=None, validate=validate.OneOf(["in_correction", "released"]))
     supervision_level = fields.String(load_default=None, validate=validate.OneOf(SUPERVISION_LEVELS))
-    office_id = fields.Integer(load_default=None)
-    grid_id = fields.Integer(load_default=None)
+    office_id = id_field(strict=False, load_default=None)
+    grid_id = id_field(strict=False, load_default=None)
     start_from = fields.Date(load_default=None)
     start_to = fields.Date(load_default=None)
 

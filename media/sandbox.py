@@ -1,0 +1,118 @@
+"""Run a parser in a forked child with a wall-clock and an address-space limit, without SIGALRM.
+
+RQ's job timeout already owns SIGALRM in the worker, and a signal cannot interrupt C code anyway. A forked
+child can be killed at any point, its memory is capped with RLIMIT_AS, and if a decoder crashes (a
+segfault in a C library on a fuzzed file) only the child dies. The child answers over a pipe with a JSON
+header followed by raw byte blobs (no base64, no pickle: nothing it sends is ever unpickled).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import time
+from collections.abc import Callable
+
+
+class SandboxError(RuntimeError):
+    """The child did not return a result; ``kind`` says why: timeout, memory or crashed."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+        self.detail = detail
+
+
+def _vm_size() -> int:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _limit_memory(extra_bytes: int) -> None:
+    import resource
+
+    base = _vm_size()
+    if base and extra_bytes > 0:
+        limit = base + extra_bytes
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+Result = tuple[dict, list[bytes]]
+
+
+def _child(fn: Callable[..., Result], args: tuple, memory_bytes: int, out: int) -> None:
+    status = 0
+    try:
+        blobs: list[bytes] = []
+        try:
+            _limit_memory(memory_bytes)
+            header, blobs = fn(*args)
+            body = {"ok": header, "blobs": [len(b) for b in blobs]}
+        except MemoryError:
+            body = {"error": "memory"}
+        except BaseException as exc:  # noqa: BLE001 - report, never propagate into the parent's code
+            body = {"error": "exception", "detail": f"{type(exc).__name__}: {exc}"[:500]}
+        head = json.dumps(body).encode()
+        for part in (len(head).to_bytes(8, "big"), head, *blobs):
+            view = memoryview(part)
+            while view:
+                view = view[os.write(out, view) :]
+    except BaseException:  # noqa: BLE001
+        status = 1
+    finally:
+        os._exit(status)  # no atexit handlers, no flushing of the parent's buffers, no finalisers
+
+
+def run(fn: Callable[..., Result], *args, timeout_s: float = 60.0, memory_bytes: int = 1 << 30) -> Result:
+    """Return ``fn(*args)`` computed in a child, as (JSON-safe dict, byte blobs), or raise SandboxError."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's coverage is not collected
+        os.close(read_fd)
+        _child(fn, args, memory_bytes, write_fd)
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                os.kill(pid, signal.SIGKILL)
+                raise SandboxError("timeout", f"{timeout_s:g} s")
+            ready, _, _ = select.select([read_fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(read_fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_fd)
+        _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        raise SandboxError("crashed", signal.Signals(os.WTERMSIG(status)).name)
+    raw = b"".join(chunks)
+    try:
+        size = int.from_bytes(raw[:8], "big")
+        body = json.loads(raw[8 : 8 + size])
+    except ValueError as exc:
+        raise SandboxError("crashed", "no answer from the child") from exc
+    if "ok" in body:
+        blobs, pos = [], 8 + size
+        for length in body["blobs"]:
+            blobs.append(raw[pos : pos + length])
+            pos += length
+        if pos != len(raw):
+            raise SandboxError("crashed", "incomplete answer from the child")
+        return body["ok"], blobs
+    if body.get("error") == "memory":
+        raise SandboxError("memory")
+    raise SandboxError("crashed", body.get("detail", ""))
