@@ -1,0 +1,26 @@
+"""face references and face checks
+
+Revision ID: 0006_faces
+Revises: 0005_field
+Create Date: 2026-11-25
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+import backend.models.base  # noqa: F401
+
+revision: str = "0006_faces"
+down_revision: str | None = "0005_field"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
