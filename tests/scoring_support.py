@@ -38,6 +38,9 @@ def at(*args) -> datetime:
 
 def stored(subject_id: int) -> dict:
     with db.tx() as s:
+        if score.read(s, subject_id) is None:
+            score.lock(s, s.get(Subject, subject_id), current(s))
+    with db.tx() as s:
         row = score.read(s, subject_id)
         return {k: getattr(row, k) for k in (*VISIBLE, *[f"sum_{d}" for d in DIMENSIONS])}
 

@@ -20,6 +20,7 @@ from backend.services.notifications import notify
 from backend.services.orgs import create_unit
 from mobile_api.security import ENDPOINT_ACTIONS, endpoint_key
 from tests.factories import World, auth_header, make_subject
+from tests.uploads_support import file_token_obj, own_upload_obj, subject_upload_obj
 
 ROLES = ("anonymous", "subject", "grid_worker", "officer", "bureau", "admin")
 SIGNED_IN = ROLES[1:]
@@ -94,6 +95,24 @@ TABLE: dict[tuple[str, str], Entry] = {
     ("PATCH", "/api/v1/admin/users/<int:user_id>"): Entry(only(admin=OK), body={"active": True}, obj=staff_user_obj),
     ("GET", "/api/v1/admin/audit"): Entry(only(admin=OK)),
     ("POST", "/api/v1/admin/audit/verify"): Entry(only(admin=OK)),
+    # photo evidence (issue 3): uploads are their owner's; staff also see those of subjects they supervise
+    ("POST", "/api/v1/uploads"): Entry(only(subject=OK, grid_worker=OK, officer=OK, bureau=OK), body={}),
+    ("GET", "/api/v1/uploads/<int:upload_id>"): Entry(
+        only(subject=SCOPED, grid_worker=SCOPED, officer=SCOPED, bureau=SCOPED), obj=own_upload_obj
+    ),
+    ("PUT", "/api/v1/uploads/<int:upload_id>/content"): Entry(
+        only(subject=SCOPED, grid_worker=SCOPED, officer=SCOPED, bureau=SCOPED), obj=own_upload_obj
+    ),
+    ("POST", "/api/v1/uploads/<int:upload_id>/complete"): Entry(
+        only(subject=SCOPED, grid_worker=SCOPED, officer=SCOPED, bureau=SCOPED), obj=own_upload_obj
+    ),
+    ("GET", "/api/v1/files/<string:token>"): Entry(public(), obj=file_token_obj),  # the signed token is the key
+    ("POST", "/api/v1/staff/uploads/<int:upload_id>/review"): Entry(
+        only(officer=SCOPED), body={"decision": "clear", "note": "matrix"}, obj=subject_upload_obj
+    ),
+    ("GET", "/api/v1/staff/uploads/<int:upload_id>/original"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=subject_upload_obj
+    ),
 }
 #: run last: it signs the caller's device out
 LAST = {("POST", "/api/v1/auth/logout")}

@@ -388,3 +388,25 @@ def test_notifications_list_and_read(client, world):
     assert client.post("/api/v1/me/notifications/99999999/read", headers=hdr).status_code == 404
     listed = client.get("/api/v1/me/notifications", headers=auth_header(client, "subjectB")).get_json()
     assert [n["id"] for n in listed] == [theirs] and listed[0]["read_at"] is None
+
+
+def test_concurrent_first_logins_on_one_device_make_one_device_row(app, client, world):
+    from backend.models import Device
+
+    barrier = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def go():
+        c = app.test_client()
+        barrier.wait()
+        body = {"username": "officerA", "password": PASSWORD, "device_id": "brand-new"}
+        statuses.append(c.post(LOGIN, json=body).status_code)
+
+    threads = [threading.Thread(target=go) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 4
+    db.remove()
+    assert len(db.session.scalars(select(Device).where(Device.device_id == "brand-new")).all()) == 1

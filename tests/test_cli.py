@@ -177,10 +177,10 @@ def _readme_table_variables() -> set[str]:
 def test_readme_documents_every_environment_variable():
     documented = _readme_table_variables()
     missing = set(config._ENV_MAP.values()) - documented
-    assert not missing, f"README.md's table lacks {sorted(missing)}"
+    assert not missing, f"README.md lacks {sorted(missing)}: run `make readme`"
     extra = (config.KNOWN_VARIABLES | {"TEST_DATABASE_URL", "TEST_REDIS_URL"}) - documented
     assert not extra, f"README.md's table lacks {sorted(extra)}"
-    assert config.variables_table() in README, "regenerate the settings table from backend.config.variables_table()"
+    assert config.variables_table() in README, "README.md is out of date: run `make readme`"
 
 
 def test_readme_names_the_cli_commands_and_demo_logins():

@@ -45,7 +45,10 @@ EXPECTED = {
     "Pillow/crash-1152ec2d1a1a71395b6f2ce6721c38924d025bf3.tif": ("rejected", {"UNSUPPORTED_TYPE"}),
     "exif-py/DudleyLeavittUtah.tiff": ("rejected", {"UNSUPPORTED_TYPE"}),  # TIFF is no phone photo type
     "Pillow/truncated_jpeg.jpg": ("rejected", {"TRUNCATED_IMAGE"}),
-    "metadata-extractor-images/NegativeArraySizeException.HeifReader.processBoxes.heif": ("rejected", {"CORRUPT_IMAGE"}),
+    "metadata-extractor-images/NegativeArraySizeException.HeifReader.processBoxes.heif": (
+        "rejected",
+        {"CORRUPT_IMAGE"},
+    ),
     # Photoshop-saved, EXIF that Pillow cannot parse but exifread can: no capture time, no camera
     "Pillow/invalid-exif.jpg": ("suspect", {"EDITING_SOFTWARE", "NO_CAPTURE_TIME", "NO_CAMERA_MODEL"}),
     # exifread misses its EXIF segment (it follows an XMP one); Pillow reads it: Photoshop, no camera

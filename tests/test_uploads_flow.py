@@ -60,7 +60,9 @@ def test_a_phone_photo_goes_through_the_whole_flow(backend, client, subject_h):
     send = declared["upload"]
     assert send["method"] == ("PUT" if backend == "local" else "POST")
     if backend == "s3":
-        assert set(send["fields"]) >= {"key", "policy", "Content-Type"} and send["fields"]["key"].startswith("incoming/")
+        assert set(send["fields"]) >= {"key", "policy", "Content-Type"} and send["fields"]["key"].startswith(
+            "incoming/"
+        )
     assert send_bytes(client, subject_h, declared, data)[0] in (200, 204)
 
     resp = client.post(f"/api/v1/uploads/{declared['id']}/complete", headers=subject_h)
@@ -69,7 +71,12 @@ def test_a_phone_photo_goes_through_the_whole_flow(backend, client, subject_h):
     got = client.get(f"/api/v1/uploads/{declared['id']}", headers=subject_h).get_json()
     assert got["status"] == "accepted" and got["reasons"] == []
     f = got["facts"]
-    assert (f["captured_at"], f["make"], f["model"], f["format"]) == ("2026-11-25T09:30:00+08:00", "Xiaomi", "Redmi K40", "jpeg")
+    assert (f["captured_at"], f["make"], f["model"], f["format"]) == (
+        "2026-11-25T09:30:00+08:00",
+        "Xiaomi",
+        "Redmi K40",
+        "jpeg",
+    )
     assert f["latitude"] == pytest.approx(30.27, abs=1e-6) and (f["width"], f["height"]) == (640, 480)
     display = fetch(client, got["derivatives"]["display"]["url"])
     im = Image.open(io.BytesIO(display))
@@ -82,7 +89,9 @@ def test_a_phone_photo_goes_through_the_whole_flow(backend, client, subject_h):
         actions = set(s.scalars(select(AuditLog.action).where(AuditLog.target_id == str(up.id))))
     assert {"upload.declare", "upload.complete", "upload.check"} <= actions
     # completing again changes nothing and queues nothing
-    assert client.post(f"/api/v1/uploads/{declared['id']}/complete", headers=subject_h).get_json()["status"] == "accepted"
+    assert (
+        client.post(f"/api/v1/uploads/{declared['id']}/complete", headers=subject_h).get_json()["status"] == "accepted"
+    )
     assert run_outbox() == []
 
 

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import hashlib
 import io
+import json
 import os
 import shutil
 import signal
@@ -85,10 +86,9 @@ def _start_seaweedfs() -> S3Endpoint:
     workdir = tempfile.mkdtemp(prefix="zj-weed-")
     key, secret = "zjtest", uuid.uuid4().hex
     config = Path(workdir) / "s3.json"
-    config.write_text(
-        '{"identities":[{"name":"zhijiao","credentials":[{"accessKey":"%s","secretKey":"%s"}],'
-        '"actions":["Admin","Read","Write","List","Tagging"]}]}' % (key, secret)
-    )
+    identity = {"name": "zhijiao", "credentials": [{"accessKey": key, "secretKey": secret}]}
+    identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]
+    config.write_text(json.dumps({"identities": [identity]}))
     (Path(workdir) / "data").mkdir()
     m, mg, v, vg, f, fg, s3, s3g = _free_ports(8)
     args = [
@@ -294,3 +294,60 @@ def upload(client, headers: dict, data: bytes, *, purpose: str = "checkin", cont
     resp = client.get(f"/api/v1/uploads/{declared['id']}", headers=headers)
     assert resp.status_code == 200, resp.get_json()
     return resp.get_json()
+
+
+# --- objects for the access matrix (tests/test_access_matrix.py) ------------------------------------------
+
+_MATRIX_OWNER = {"subject": "subject_{}", "grid_worker": "grid_{}", "officer": "officer_{}", "bureau": "bureau_{}"}
+
+
+def _matrix_upload(ctx, owner_key: str, side: str, status: str) -> int:
+    from datetime import timedelta
+
+    from backend.db import db
+    from backend.models import Upload, utcnow
+
+    cache = ctx.__dict__.setdefault("_uploads", {})
+    key = (owner_key, side, status)
+    if key not in cache:
+        owner = ctx.world.users[owner_key]
+        subject = ctx.world.subjects[side]
+        with db.tx() as s:
+            up = Upload(
+                owner_id=owner.id,
+                subject_id=subject.id if owner.role == "subject" or status != "pending" else None,
+                purpose="checkin" if owner.role == "subject" else "field",
+                status=status,
+                declared_type="image/jpeg",
+                size_bytes=10,
+                sha256="0" * 64,
+                storage_key=f"originals/matrix/{uuid.uuid4().hex}",
+                upload_expires_at=utcnow() + timedelta(hours=1),
+            )
+            s.add(up)
+            s.flush()
+            cache[key] = up.id
+    return cache[key]
+
+
+def own_upload_obj(ctx, role: str, side: str) -> dict:
+    """An upload the caller's counterpart in district ``side`` owns (a subject's for anonymous and admin)."""
+    owner = _MATRIX_OWNER.get(role, "subject_{}").format(side)
+    return {"upload_id": _matrix_upload(ctx, owner, side, "pending")}
+
+
+def subject_upload_obj(ctx, role: str, side: str) -> dict:
+    """A checked upload of the subject of district ``side``: staff of that district see it."""
+    return {"upload_id": _matrix_upload(ctx, f"subject_{side}", side, "accepted")}
+
+
+def file_token_obj(ctx, role: str, side: str) -> dict:
+    """A valid signed link to a small file in the local photo folder (the token is the credential)."""
+    from datetime import timedelta
+
+    from backend.models import utcnow
+    from backend.services.uploads_links import sign
+    from backend.storage import get_storage
+
+    get_storage().put("derived/matrix/display.jpg", io.BytesIO(b"\xff\xd8\xff\xd9"), "image/jpeg")
+    return {"token": sign("derived/matrix/display.jpg", "image/jpeg", utcnow() + timedelta(minutes=5))}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from backend.services import idempotency, outbox
+from backend.services import idempotency, outbox, uploads_retention
 from backend.services.jobruns import Schedule
 from backend.services.jobruns import run_due as run_due
 from backend.services.scoring import expiry as score_expiry
@@ -27,4 +27,6 @@ SCHEDULES: list[Schedule] = [
     Schedule("purge_outbox", "45 3 * * *", _purge_outbox, "drop outbox rows done more than 7 days ago"),
     Schedule("score_expiry", "5 0 * * *", score_expiry.scheduled_expiry, "计分周期: expire due score events"),
     Schedule("score_snapshots", "20 0 * * *", score_expiry.scheduled_snapshots, "daily score snapshots (trend)"),
+    Schedule("expire_uploads", "*/30 * * * *", uploads_retention.run_expire, "expire uploads never completed"),
+    Schedule("purge_originals", "40 3 * * *", uploads_retention.run_purge, "delete originals past retention"),
 ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import runtime
@@ -69,10 +70,16 @@ def _issue(session: Session, user: User, device_id: str | None, family_id: str |
 
 
 def _touch_device(session: Session, user_id: int, device_id: str, **fields) -> Device:
-    dev = session.scalar(select(Device).where(Device.user_id == user_id, Device.device_id == device_id))
+    """The user's row for this device, created on first sight (two first logins at once make one row)."""
+    query = select(Device).where(Device.user_id == user_id, Device.device_id == device_id)
+    dev = session.scalar(query)
     if dev is None:
-        dev = Device(user_id=user_id, device_id=device_id)
-        session.add(dev)
+        try:
+            with session.begin_nested():
+                dev = Device(user_id=user_id, device_id=device_id)
+                session.add(dev)
+        except IntegrityError:
+            dev = session.scalar(query)
     dev.last_seen_at = utcnow()
     for k, v in fields.items():
         setattr(dev, k, v)

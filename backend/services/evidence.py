@@ -106,12 +106,9 @@ def find_duplicate(session: Session, upload: Upload) -> tuple[Upload, int] | Non
         return None
     pairs = enumerate(bands(upload.phash, BANDS))
     match = or_(*(and_(UploadHashBand.band == i, UploadHashBand.value == v) for i, v in pairs))
+    sharing = select(UploadHashBand.upload_id).where(UploadHashBand.subject_id == upload.subject_id, match)
     candidates = session.scalars(
-        select(Upload)
-        .join(UploadHashBand, UploadHashBand.upload_id == Upload.id)
-        .where(UploadHashBand.subject_id == upload.subject_id, match, Upload.id != upload.id)
-        .distinct()
-        .order_by(Upload.id)
+        select(Upload).where(Upload.id.in_(sharing), Upload.id != upload.id).order_by(Upload.id)
     )
     for earlier in candidates:
         d = distance(earlier.phash, upload.phash)

@@ -43,7 +43,11 @@ def review(actor: Actor, upload_id: int, decision: str, note: str) -> Upload:
             actor=actor,
             target_type="upload",
             target_id=upload.id,
-            details={"decision": target, "subject_id": upload.subject_id, "reasons": [r["code"] for r in upload.reasons]},
+            details={
+                "decision": target,
+                "subject_id": upload.subject_id,
+                "reasons": [r["code"] for r in upload.reasons],
+            },
         )
         if target == "confirmed":
             for hook in evidence.confirmed_hooks():

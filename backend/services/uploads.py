@@ -62,7 +62,12 @@ for _c in [
     ("UPLOAD_TOO_LARGE", 413, "照片超过大小上限", "The photo is larger than allowed"),
     ("UPLOAD_TYPE_NOT_ALLOWED", 415, "不支持的照片类型", "This content type cannot be uploaded"),
     ("UPLOAD_PURPOSE_NOT_ALLOWED", 422, "您不能上传该用途的照片", "Your role cannot upload photos for this purpose"),
-    ("UPLOAD_CONTENT_MISMATCH", 409, "上传内容与申报的大小或校验值不符", "The bytes differ from the declared size or SHA-256"),
+    (
+        "UPLOAD_CONTENT_MISMATCH",
+        409,
+        "上传内容与申报的大小或校验值不符",
+        "The bytes differ from the declared size or SHA-256",
+    ),
     ("UPLOAD_CONTENT_MISSING", 422, "照片内容尚未上传", "The photo's bytes have not arrived yet"),
     ("UPLOAD_EXPIRED", 409, "上传已过期,请重新上传", "The upload expired; declare a new one"),
     ("UPLOAD_UNKNOWN", 422, "照片不存在或不属于您", "No such upload of yours"),

@@ -96,10 +96,10 @@ def view(actor: Actor, upload_id: int, purpose: str | None = None) -> UploadView
 def original_link(actor: Actor, upload_id: int, purpose: str | None) -> dict:
     """A short-lived link to the original for staff of the subject's jurisdiction; the read is audited."""
     access.require(actor, "upload.original")
-    if not purpose or not purpose.strip():
-        raise DomainError("PURPOSE_REQUIRED")
     with db.tx() as s:
-        upload = visible(s, actor, upload_id)
+        upload = visible(s, actor, upload_id)  # first: a foreign upload is 404 whatever else is wrong
+        if not purpose or not purpose.strip():
+            raise DomainError("PURPOSE_REQUIRED")
         if upload.original_deleted_at is not None or upload.status in ("pending", "expired"):
             raise DomainError("UPLOAD_ORIGINAL_GONE")
         audit.record(s, "upload.read_original", actor=actor, target_type="upload", target_id=upload.id, purpose=purpose)
@@ -120,4 +120,3 @@ def file_for(token: str) -> tuple[object, str, str | None]:
     if not path.is_file():
         raise NotFound("file")
     return path, content_type, filename
-

@@ -70,9 +70,10 @@ class LocalStorage:
         return self._path(key)
 
     def check(self) -> None:
-        probe = self.root / ".readyz"
-        try:
-            probe.write_bytes(b"ok")
-            probe.unlink()
+        """Raise StorageError unless a file can be created and written below the root."""
+        try:  # a uniquely named probe: concurrent readiness checks must not delete each other's
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".readyz-") as probe:
+                probe.write(b"ok")
+                probe.flush()
         except OSError as exc:
             raise StorageError(f"photo folder not writable: {exc}") from exc

@@ -194,7 +194,8 @@ def recompute(
 
 
 def differences(session: Session, rules: Rules) -> list[dict]:
-    """Subjects whose stored score differs from a recompute (frozen scores are not compared)."""
+    """Subjects whose stored score differs from a recompute (frozen scores are not compared; a subject
+    without a stored score yet gets a correct one on first use)."""
     nv = _expected(session, rules, None, None, None)
     cols = [c for c in DERIVED_COLUMNS if c not in ("base_as_of",)]
     differs = [T.c[c] != nv.c[c] for c in cols if c != "provincial_score"]
@@ -205,9 +206,7 @@ def differences(session: Session, rules: Rules) -> list[dict]:
         .where(T.c.frozen == false(), or_(*differs, T.c.rule_version != rules.version))
         .order_by(T.c.subject_id)
     )
-    found = [dict(r._mapping) for r in session.execute(stmt)]
-    missing = session.scalars(select(S.c.id).where(~S.c.id.in_(select(T.c.subject_id))).order_by(S.c.id)).all()
-    return found + [{"subject_id": sid, "total": None, "expected_total": None, "rule_version": None} for sid in missing]
+    return [dict(r._mapping) for r in session.execute(stmt)]
 
 
 def expire(session: Session, rules: Rules, now: datetime) -> dict:

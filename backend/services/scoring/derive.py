@@ -77,7 +77,7 @@ def derived_select(rules: Rules, src) -> Select:
     prov = src.c.provincial_score
     base = case(
         (prov.is_(None), _n(rules.provisional_base)),
-        else_=_clamp((prov * _n(rules.base_percent) + _n(50)) / _n(100), rules.base_max),
+        else_=_clamp((prov * _n(rules.base_percent) + _n(50)) // _n(100), rules.base_max),
     )
     l1 = select(
         src.c.subject_id,
