@@ -57,6 +57,8 @@ class Settings:
     original_link_seconds: int = 300
     original_retention_days: int = 180
     photo_check_timeout_s: int = 60
+    face_match_threshold: float = 0.6  # descriptor distance above which a selfie is FACE_MISMATCH
+    face_uncertain_band: float = 0.05  # FACE_UNCERTAIN within this much below the threshold
     extra: dict = field(default_factory=dict)
 
     @property
@@ -108,6 +110,8 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
     "ORIGINAL_LINK_SECONDS": ("original_link_seconds", "300", "lifetime of a staff link to an original photo"),
     "ORIGINAL_RETENTION_DAYS": ("original_retention_days", "180", "originals kept this long after the case closes"),
     "PHOTO_CHECK_TIMEOUT_S": ("photo_check_timeout_s", "60", "time limit of the checks of one photo"),
+    "FACE_MATCH_THRESHOLD": ("face_match_threshold", "0.6", "face distance above which a selfie is FACE_MISMATCH"),
+    "FACE_UNCERTAIN_BAND": ("face_uncertain_band", "0.05", "FACE_UNCERTAIN band just below the match threshold"),
 }
 _ENV_MAP = {f: var for var, (f, _d, _h) in VARIABLES.items()}
 _ENV_FIELD = {var: f for var, (f, _d, _h) in VARIABLES.items()}
@@ -172,6 +176,13 @@ def _parse(env: dict[str, str]) -> dict:
             if number < _INT_MIN.get(f.name, 1):
                 raise ConfigError(f"{var} must be at least {_INT_MIN.get(f.name, 1)}, got {number}")
             values[f.name] = number
+        elif f.type == "float":
+            try:
+                values[f.name] = float(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{var} must be a number, got {raw!r}") from exc
+            if not 0 <= values[f.name] <= 2:  # face distances and their bands
+                raise ConfigError(f"{var} must be between 0 and 2, got {raw!r}")
         elif f.type == "Path":
             values[f.name] = Path(raw)
         else:

@@ -50,7 +50,7 @@ SENSITIVE_KEYS = frozenset(
         "audit_key",
     }
 )
-SENSITIVE_PARTS = ("password", "token", "secret", "authorization", "cookie", "id_number", "activation")
+SENSITIVE_PARTS = ("password", "token", "secret", "authorization", "cookie", "id_number", "activation", "descriptor")
 _STD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 

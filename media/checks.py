@@ -11,7 +11,6 @@ import re
 import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from functools import lru_cache
 
 from media import exif, reasons
 from media.editors import editor_in
@@ -33,7 +32,7 @@ class Limits:
     max_pixels: int = 50_000_000
     #: least long side of the display derivative; reached by whole-factor reduction (JPEG: in the decoder),
     #: so the long side ends up between this and twice this, and no resampling pass is ever needed
-    display_px: int = 1280
+    display_px: int = 960
     thumb_px: int = 320  # least long side of the thumbnail, reduced from the display the same way
     display_quality: int = 82
     thumb_quality: int = 75
@@ -88,16 +87,26 @@ class Inspection:
         return cls(**d)
 
 
-@lru_cache(maxsize=1)
+_prepared: list[bool] = []
+
+
 def prepare() -> None:
     """Import the decoders once (a sandbox child inherits them instead of importing per photo)."""
+    if _prepared:
+        return
+    _prepared.append(True)
     import numpy  # noqa: F401
     import pillow_heif
     from PIL import Image, JpegImagePlugin, PngImagePlugin, WebPImagePlugin  # noqa: F401
 
     pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
     Image.init()
-    import exifread  # noqa: F401
+    # one small photo through every step, so that lazy imports and first-call set-ups happen here, once,
+    # and not again in each sandbox child (a child's first pHash alone cost 12 ms before this)
+    sample, exif_block = io.BytesIO(), Image.Exif()
+    exif_block[0x0110] = "warm-up"
+    Image.new("RGB", (64, 48), (90, 120, 150)).save(sample, "JPEG", exif=exif_block.tobytes())
+    inspect(sample.getvalue(), Limits(display_px=32, thumb_px=16))
 
 
 def inspect(data: bytes, limits: Limits = Limits()) -> Inspection:  # noqa: B008 - frozen, immutable default
@@ -216,13 +225,16 @@ def _reduce(im, least: int):
 
 
 def _exif_facts(data: bytes, im, result: Inspection) -> exif.ExifFacts | None:
-    """exifread and Pillow's parser, merged (exifread first); both failing rejects the file as malformed.
+    """Pillow's parser (already run by open) and exifread, merged; both failing rejects the file as malformed.
 
     Each misses blocks the other reads (exifread skips an EXIF segment that follows an XMP one; Pillow
-    gives up on some Photoshop files), so a field missing from one is taken from the other.
+    gives up on some Photoshop files), so a field missing from one is taken from the other; exifread is
+    skipped only when Pillow already gave every fact we use.
     """
     found, failures = [], []
-    for reader in (lambda: exif.read_exifread(data), lambda: exif.read_pillow(im.getexif())):
+    for reader in (lambda: exif.read_pillow(im.getexif()), lambda: exif.read_exifread(data)):
+        if found and exif.complete(found[0]):
+            break
         try:
             found.append(reader())
         except Exception as exc:  # noqa: BLE001 - UnicodeDecodeError, IndexError, struct.error … on odd files

@@ -121,6 +121,11 @@ def read_pillow(exif) -> RawExif:
     return raw
 
 
+def complete(raw: RawExif) -> bool:
+    """Every fact we use is there (make and software may be absent on a real phone photo, GPS may not)."""
+    return raw.present and bool(raw.model) and raw.original is not None and gps(raw) != (None, None)
+
+
 def merge(first: RawExif, *others: RawExif) -> RawExif:
     """Fields of ``first``, with gaps filled from the others; GPS is taken as one block, never mixed."""
     out = RawExif(**vars(first))

@@ -8,6 +8,7 @@ header followed by raw byte blobs (no base64, no pickle: nothing it sends is eve
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -53,6 +54,7 @@ def _child(fn: Callable[..., Result], args: tuple, memory_bytes: int, out: int) 
     try:
         blobs: list[bytes] = []
         try:
+            gc.disable()  # a short life: collecting would only touch (and so copy) the parent's pages
             _limit_memory(memory_bytes)
             header, blobs = fn(*args)
             body = {"ok": header, "blobs": [len(b) for b in blobs]}
@@ -65,14 +67,46 @@ def _child(fn: Callable[..., Result], args: tuple, memory_bytes: int, out: int) 
             view = memoryview(part)
             while view:
                 view = view[os.write(out, view) :]
+        os.close(out)  # EOF now, not after the kernel has torn down this process's memory
     except BaseException:  # noqa: BLE001
         status = 1
     finally:
         os._exit(status)  # no atexit handlers, no flushing of the parent's buffers, no finalisers
 
 
+_exiting: list[int] = []  # children that answered and are still exiting: reaped later, without waiting
+
+
+def reap(wait: bool = False) -> None:
+    """Collect children that answered and exited (all of them, blocking, when ``wait``)."""
+    for pid in list(_exiting):
+        try:
+            done, _ = os.waitpid(pid, 0 if wait or len(_exiting) >= 8 else os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _exiting.remove(pid)
+
+
+def _parse(raw: bytes) -> tuple[dict, list[bytes]] | None:
+    """The child's complete answer, or None when it is cut short or unreadable."""
+    if len(raw) < 8:
+        return None
+    size = int.from_bytes(raw[:8], "big")
+    try:
+        body = json.loads(raw[8 : 8 + size])
+    except ValueError:
+        return None
+    blobs, pos = [], 8 + size
+    for length in body.get("blobs", []):
+        blobs.append(raw[pos : pos + length])
+        pos += length
+    return (body, blobs) if pos == len(raw) else None
+
+
 def run(fn: Callable[..., Result], *args, timeout_s: float = 60.0, memory_bytes: int = 1 << 30) -> Result:
     """Return ``fn(*args)`` computed in a child, as (JSON-safe dict, byte blobs), or raise SandboxError."""
+    reap()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child's coverage is not collected
@@ -81,6 +115,7 @@ def run(fn: Callable[..., Result], *args, timeout_s: float = 60.0, memory_bytes:
     os.close(write_fd)
     chunks: list[bytes] = []
     deadline = time.monotonic() + timeout_s
+    answered = False
     try:
         while True:
             left = deadline - time.monotonic()
@@ -94,24 +129,20 @@ def run(fn: Callable[..., Result], *args, timeout_s: float = 60.0, memory_bytes:
             if not chunk:
                 break
             chunks.append(chunk)
+        answer = _parse(b"".join(chunks))
+        answered = answer is not None
     finally:
         os.close(read_fd)
-        _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        raise SandboxError("crashed", signal.Signals(os.WTERMSIG(status)).name)
-    raw = b"".join(chunks)
-    try:
-        size = int.from_bytes(raw[:8], "big")
-        body = json.loads(raw[8 : 8 + size])
-    except ValueError as exc:
-        raise SandboxError("crashed", "no answer from the child") from exc
+        if answered:
+            _exiting.append(pid)
+        else:
+            _, status = os.waitpid(pid, 0)
+    if not answered:
+        if os.WIFSIGNALED(status):
+            raise SandboxError("crashed", signal.Signals(os.WTERMSIG(status)).name)
+        raise SandboxError("crashed", "no answer from the child")
+    body, blobs = answer
     if "ok" in body:
-        blobs, pos = [], 8 + size
-        for length in body["blobs"]:
-            blobs.append(raw[pos : pos + length])
-            pos += length
-        if pos != len(raw):
-            raise SandboxError("crashed", "incomplete answer from the child")
         return body["ok"], blobs
     if body.get("error") == "memory":
         raise SandboxError("memory")

@@ -19,11 +19,18 @@ from backend.logs import configure_logging
 from mobile_api import admin, auth, errors, grid, me, ops, staff_subjects
 from mobile_api import admin_scoring, score, staff_scoring
 from mobile_api import staff_uploads, uploads  # photo evidence (issue 3)
+from mobile_api import staff_faces  # face references (issue 7)
+from mobile_api import me_checkins, me_requests, me_education, me_sync, staff_requests, staff_activities, grid_service  # noqa: I001 - activities (issue 5)
+from mobile_api import admin_keywords, grid_reports, staff_dashboard, staff_inbox, staff_suggestions, staff_warnings  # noqa: I001 - field (issue 6)
 from mobile_api.metrics import instrument
 
 log = logging.getLogger("mobile_api")
 BLUEPRINTS = (ops.blp, auth.blp, me.blp, staff_subjects.blp, grid.blp, admin.blp, score.blp, staff_scoring.blp, admin_scoring.blp)
 BLUEPRINTS += (uploads.blp, uploads.files_blp, staff_uploads.blp)
+BLUEPRINTS += (staff_faces.blp,)
+BLUEPRINTS += (me_checkins.blp, me_requests.blp, me_education.blp, me_sync.blp, staff_requests.blp, staff_activities.blp, grid_service.blp)  # noqa: E501
+BLUEPRINTS += (grid_reports.blp, grid_reports.staff_blp, staff_warnings.blp, staff_suggestions.blp, staff_inbox.blp)
+BLUEPRINTS += (staff_dashboard.blp, admin_keywords.blp)  # field (issue 6)
 #: bodies that are not JSON (a photo's bytes) are sent only to these endpoint suffixes
 RAW_BODY_SUFFIXES = ("/content",)
 
@@ -44,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",  # served from the swagger-ui-bundle package: works offline
         API_SPEC_OPTIONS={
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
             "security": [{"bearer": []}],

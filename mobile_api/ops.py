@@ -73,6 +73,22 @@ class Ready(MethodView):
         return jsonify({"status": "ok", "checks": body})
 
 
+_SWAGGER_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js")
+
+
+@blp.route("/docs/assets/<string:name>")
+class SwaggerAssets(MethodView):
+    @public
+    def get(self, name):
+        """Serve Swagger UI's own files from the installed package, so /docs needs no outside network."""
+        from flask import abort, send_from_directory
+        from swagger_ui_bundle import swagger_ui_path
+
+        if name not in _SWAGGER_FILES:
+            abort(404)
+        return send_from_directory(str(swagger_ui_path), name, max_age=86400)
+
+
 @blp.route("/metrics")
 class Metrics(MethodView):
     @public

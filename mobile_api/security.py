@@ -28,7 +28,8 @@ def authorize(action: str) -> Callable:
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            load_actor()
+            if g.get("actor") is None:  # @idempotent may have loaded it for this request already
+                load_actor()
             access.require(g.actor, action)
             return fn(*args, **kwargs)
 

@@ -79,6 +79,7 @@ class UploadById(MethodView):
 @blp.route("/<int:upload_id>/content")
 class UploadContent(MethodView):
     @authorize("upload.create")
+    @blp.doc(requestBody={"required": True, "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}})
     @blp.response(200, UploadOut)
     def put(self, upload_id):
         """Send the photo's bytes (local storage only; 404 when uploads go to S3)."""

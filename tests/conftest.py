@@ -163,3 +163,14 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture
+def clock():
+    """A steppable clock for the activity services (``backend.services.periods``) instead of real time."""
+    from backend.services import periods
+    from tests.activities_support import Clock, sh
+
+    c = Clock(sh(3, 2, 9))
+    with periods.use_clock(c):
+        yield c

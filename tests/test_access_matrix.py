@@ -19,6 +19,7 @@ from backend.services import access, idcard
 from backend.services.notifications import notify
 from backend.services.orgs import create_unit
 from mobile_api.security import ENDPOINT_ACTIONS, endpoint_key
+from tests import activities_support, field_support, scoring_support
 from tests.factories import World, auth_header, make_subject
 from tests.uploads_support import file_token_obj, own_upload_obj, subject_upload_obj
 
@@ -70,6 +71,7 @@ TABLE: dict[tuple[str, str], Entry] = {
     ("GET", "/healthz"): Entry(public()),
     ("GET", "/readyz"): Entry(public()),
     ("GET", "/metrics"): Entry(public()),
+    ("GET", "/docs/assets/<string:name>"): Entry(public(), obj=lambda ctx, role, side: {"name": "swagger-ui.css"}),
     ("GET", "/api/v1/meta/error-codes"): Entry(public()),
     ("POST", "/api/v1/auth/login"): Entry(public(), body={}),
     ("POST", "/api/v1/auth/activate"): Entry(public(), body={}),
@@ -112,6 +114,163 @@ TABLE: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/api/v1/staff/uploads/<int:upload_id>/original"): Entry(
         only(officer=SCOPED, bureau=SCOPED), obj=subject_upload_obj
+    ),
+    # face references (issue 7): staff of the subject's jurisdiction only; subjects never touch their own
+    ("GET", "/api/v1/staff/subjects/<int:subject_id>/face-references"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=subject_obj
+    ),
+    ("POST", "/api/v1/staff/subjects/<int:subject_id>/face-references"): Entry(
+        only(officer=SCOPED, bureau=SCOPED),
+        body={"upload_id": NONEXISTENT_ID, "notice_given_at": "2026-01-05T09:00:00+08:00"},
+        obj=subject_obj,
+    ),
+    ("DELETE", "/api/v1/staff/subjects/<int:subject_id>/face-references"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=subject_obj
+    ),
+    # the credit correction score (issue 4): subjects read their own; staff of the jurisdiction decide; admin rules
+    ("GET", "/api/v1/me/score"): Entry(only(subject=OK)),
+    ("GET", "/api/v1/me/score/history"): Entry(only(subject=OK)),
+    ("GET", "/api/v1/me/score/events"): Entry(only(subject=OK)),
+    ("GET", "/api/v1/me/appeals"): Entry(only(subject=OK)),
+    ("POST", "/api/v1/me/appeals"): Entry(only(subject=OK), body={}),
+    ("GET", "/api/v1/me/merit-applications"): Entry(only(subject=OK)),
+    ("POST", "/api/v1/me/merit-applications"): Entry(only(subject=OK), body={}),
+    ("GET", "/api/v1/me/merit-types"): Entry(only(subject=OK)),
+    ("GET", "/api/v1/staff/subjects/<int:subject_id>/score"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=subject_obj
+    ),
+    ("GET", "/api/v1/staff/subjects/<int:subject_id>/score/history"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=subject_obj
+    ),
+    ("GET", "/api/v1/staff/subjects/<int:subject_id>/score/events"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=subject_obj
+    ),
+    ("POST", "/api/v1/staff/subjects/<int:subject_id>/employment"): Entry(
+        only(officer=SCOPED),
+        body={"kind": "job", "organisation": "matrix", "started_on": "2026-01-02"},
+        obj=subject_obj,
+    ),
+    ("POST", "/api/v1/staff/subjects/<int:subject_id>/adjustments"): Entry(
+        only(officer=SCOPED), body={"dimension": "compliance", "points": -1, "reason": "matrix"}, obj=subject_obj
+    ),
+    ("GET", "/api/v1/staff/adjustments"): Entry(only(officer=OK, bureau=OK)),
+    ("POST", "/api/v1/staff/adjustments/<int:adjustment_id>/decision"): Entry(
+        only(bureau=SCOPED), body={"decision": "reject", "note": "matrix"}, obj=scoring_support.adjustment_obj
+    ),
+    ("GET", "/api/v1/staff/appeals"): Entry(only(officer=OK, bureau=OK)),
+    ("POST", "/api/v1/staff/appeals/<int:appeal_id>/decision"): Entry(
+        only(officer=SCOPED, bureau=SCOPED),
+        body={"decision": "dismiss", "note": "matrix"},
+        obj=scoring_support.appeal_obj,
+    ),
+    ("GET", "/api/v1/staff/merit-applications"): Entry(only(officer=OK, bureau=OK)),
+    ("POST", "/api/v1/staff/merit-applications/<int:application_id>/decision"): Entry(
+        only(officer=SCOPED, bureau=SCOPED),
+        body={"decision": "reject", "note": "matrix"},
+        obj=scoring_support.merit_obj,
+    ),
+    ("POST", "/api/v1/staff/subjects/<int:subject_id>/release"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), body={}, obj=scoring_support.fresh_subject_obj
+    ),
+    ("GET", "/api/v1/staff/subjects/<int:subject_id>/export"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=subject_obj
+    ),
+    ("GET", "/api/v1/admin/rule-sets"): Entry(only(admin=OK)),
+    ("POST", "/api/v1/admin/rule-sets"): Entry(only(admin=OK), body={}),
+    ("GET", "/api/v1/admin/rule-sets/<int:version>"): Entry(only(admin=OK), obj=scoring_support.rule_set_obj),
+    ("GET", "/api/v1/admin/credit-base/imports"): Entry(only(admin=OK)),
+    ("POST", "/api/v1/admin/credit-base/imports"): Entry(only(admin=OK), body={}),
+    ("GET", "/api/v1/admin/credit-base/imports/<int:import_id>"): Entry(
+        only(admin=OK), obj=scoring_support.credit_import_obj
+    ),
+    # activities (issue 5): a subject's own daily life; staff of the jurisdiction decide; grid workers observe
+    ("GET", "/api/v1/me/checkin-schedule"): Entry(only(subject=OK)),
+    ("GET", "/api/v1/me/checkins"): Entry(only(subject=OK)),
+    ("POST", "/api/v1/me/checkins"): Entry(only(subject=OK), body={}),
+    ("GET", "/api/v1/me/checkins/<int:checkin_id>"): Entry(only(subject=SCOPED), obj=activities_support.checkin_obj),
+    ("GET", "/api/v1/me/requests"): Entry(only(subject=OK)),
+    ("POST", "/api/v1/me/requests"): Entry(only(subject=OK), body={}),
+    ("POST", "/api/v1/me/requests/<int:request_id>/cancel"): Entry(
+        only(subject=SCOPED), obj=activities_support.request_obj
+    ),
+    ("POST", "/api/v1/me/requests/<int:request_id>/return"): Entry(
+        only(subject=SCOPED), body=activities_support.MATRIX_CHECKIN, obj=activities_support.request_obj
+    ),
+    ("GET", "/api/v1/me/education-sessions"): Entry(only(subject=OK)),
+    ("POST", "/api/v1/me/education-sessions"): Entry(only(subject=OK), body={}),
+    ("POST", "/api/v1/me/education-sessions/<int:session_id>/heartbeat"): Entry(
+        only(subject=SCOPED), body={}, obj=activities_support.online_session_obj
+    ),
+    ("GET", "/api/v1/me/education/summary"): Entry(only(subject=OK)),
+    ("GET", "/api/v1/me/service-reports"): Entry(only(subject=OK)),
+    ("POST", "/api/v1/me/service-reports"): Entry(only(subject=OK), body={}),
+    ("POST", "/api/v1/me/sync"): Entry(only(subject=OK), body={}),
+    ("GET", "/api/v1/staff/requests"): Entry(only(officer=OK, bureau=OK)),
+    ("POST", "/api/v1/staff/requests/<int:request_id>/decision"): Entry(
+        only(officer=SCOPED, bureau=SCOPED),
+        body={"decision": "reject", "note": "matrix"},
+        obj=activities_support.request_obj,
+    ),
+    ("POST", "/api/v1/staff/subjects/<int:subject_id>/transfer"): Entry(
+        only(officer=SCOPED, bureau=SCOPED),
+        body={"request_id": NONEXISTENT_ID, "office_id": 1, "grid_id": 1},
+        obj=subject_obj,
+    ),
+    ("GET", "/api/v1/staff/subjects/<int:subject_id>/locations"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=subject_obj
+    ),
+    ("POST", "/api/v1/staff/education-sessions/<int:session_id>/verification"): Entry(
+        only(officer=SCOPED),
+        body={"decision": "reject", "note": "matrix"},
+        obj=activities_support.offline_session_obj,
+    ),
+    ("POST", "/api/v1/staff/service-reports/<int:report_id>/verification"): Entry(
+        only(officer=SCOPED),
+        body={"decision": "reject", "note": "matrix"},
+        obj=activities_support.service_report_obj,
+    ),
+    ("POST", "/api/v1/grid/service-reports"): Entry(only(grid_worker=OK), body={}),
+    # field reports, warnings, suggestions, inbox, dashboard (issue 6): grid workers report on their grids' subjects;
+    # staff of the jurisdiction read, officers decide; admins keep the keyword dictionary and suggestion triggers
+    ("GET", "/api/v1/grid/field-reports"): Entry(only(grid_worker=OK)),
+    ("POST", "/api/v1/grid/field-reports"): Entry(only(grid_worker=OK), body={}),
+    ("GET", "/api/v1/grid/field-reports/<int:report_id>"): Entry(
+        only(grid_worker=SCOPED), obj=field_support.field_report_obj
+    ),
+    ("GET", "/api/v1/staff/field-reports"): Entry(only(officer=OK, bureau=OK)),
+    ("GET", "/api/v1/staff/field-reports/<int:report_id>"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=field_support.field_report_obj
+    ),
+    ("POST", "/api/v1/staff/field-reports/<int:report_id>/review"): Entry(
+        only(officer=SCOPED), body={"decision": "dismiss", "note": "matrix"}, obj=field_support.field_report_obj
+    ),
+    ("GET", "/api/v1/staff/warnings"): Entry(only(officer=OK, bureau=OK)),
+    ("GET", "/api/v1/staff/warnings/<int:warning_id>"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=field_support.warning_obj
+    ),
+    ("POST", "/api/v1/staff/warnings/<int:warning_id>/acknowledge"): Entry(
+        only(officer=SCOPED), obj=field_support.warning_obj
+    ),
+    ("POST", "/api/v1/staff/warnings/<int:warning_id>/handle"): Entry(
+        only(officer=SCOPED), body={"outcome": "resolved", "note": "matrix"}, obj=field_support.warning_obj
+    ),
+    ("GET", "/api/v1/staff/suggestions"): Entry(only(officer=OK, bureau=OK)),
+    ("GET", "/api/v1/staff/suggestions/<int:suggestion_id>"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=field_support.suggestion_obj
+    ),
+    ("POST", "/api/v1/staff/suggestions/<int:suggestion_id>"): Entry(
+        only(officer=SCOPED), body={"action": "accept"}, obj=field_support.suggestion_obj
+    ),
+    ("GET", "/api/v1/staff/inbox"): Entry(only(officer=OK, bureau=OK)),
+    ("GET", "/api/v1/staff/dashboard"): Entry(only(officer=OK, bureau=OK)),
+    ("GET", "/api/v1/admin/keywords"): Entry(only(admin=OK)),
+    ("POST", "/api/v1/admin/keywords"): Entry(only(admin=OK), body={}),
+    ("GET", "/api/v1/admin/keywords/<int:version>"): Entry(only(admin=OK), obj=field_support.first_version_obj),
+    ("POST", "/api/v1/admin/keywords/classify"): Entry(only(admin=OK), body={}),
+    ("GET", "/api/v1/admin/suggestion-triggers"): Entry(only(admin=OK)),
+    ("POST", "/api/v1/admin/suggestion-triggers"): Entry(only(admin=OK), body={}),
+    ("GET", "/api/v1/admin/suggestion-triggers/<int:version>"): Entry(
+        only(admin=OK), obj=field_support.first_version_obj
     ),
 }
 #: run last: it signs the caller's device out

@@ -226,3 +226,45 @@ def test_the_checks_run_in_a_real_worker(client, subject_h, worker_process):
     url = f"/api/v1/uploads/{declared['id']}"
     got = wait_for(lambda: (r := client.get(url, headers=subject_h).get_json())["status"] != "processing" and r)
     assert got["status"] == "accepted" and got["derivatives"]["display"]["width"] == 640
+
+
+def test_storage_down_is_a_503_and_the_checks_wait_for_it(client, subject_h):
+    import dataclasses
+
+    from backend import runtime
+    from backend.services.uploads_checks import check_upload
+
+    data = jpeg(taken=datetime(2026, 11, 25, 9, 30))
+    with storage_backend("s3"):
+        _, declared = declare(client, subject_h, data)
+        send_bytes(client, subject_h, declared, data)
+        up = runtime.settings()
+        runtime.configure(dataclasses.replace(up, s3_endpoint="http://127.0.0.1:9"))  # S3 unreachable
+        try:
+            resp = client.post(f"/api/v1/uploads/{declared['id']}/complete", headers=subject_h)
+            assert resp.status_code == 503 and resp.headers["Retry-After"] == "10"
+            assert resp.get_json()["code"] == "SERVICE_UNAVAILABLE"
+        finally:
+            runtime.configure(up)
+        assert client.post(f"/api/v1/uploads/{declared['id']}/complete", headers=subject_h).status_code == 200
+        runtime.configure(dataclasses.replace(up, s3_endpoint="http://127.0.0.1:9"))
+        try:
+            with pytest.raises(Exception):  # noqa: B017 - a transient error: the job fails and is retried
+                run_outbox()
+        finally:
+            runtime.configure(up)
+        with db.tx() as s:
+            assert s.get(Upload, declared["id"]).status == "processing"
+        assert run_outbox() == ["done"]
+        with db.tx() as s:  # the handler itself is idempotent: a second run changes nothing
+            before = s.get(Upload, declared["id"])
+            snapshot = (before.status, before.checked_at, dict(before.facts))
+            check_upload(s, {"upload_id": declared["id"]})
+            check_upload(s, {"upload_id": 987654})  # a missing row is nothing to do
+        with db.tx() as s:
+            after = s.get(Upload, declared["id"])
+            assert (
+                (after.status, after.checked_at, dict(after.facts))
+                == snapshot
+                == ("accepted", snapshot[1], snapshot[2])
+            )

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from backend.services import idempotency, outbox, uploads_retention
+from backend.services import (
+    checkin_jobs,  # activities (issue 5)
+    education_jobs,
+    idempotency,
+    outbox,
+    reminders,
+    request_returns,
+    suggestions,
+    uploads_retention,
+)
 from backend.services.jobruns import Schedule
 from backend.services.jobruns import run_due as run_due
 from backend.services.scoring import expiry as score_expiry
@@ -29,4 +38,11 @@ SCHEDULES: list[Schedule] = [
     Schedule("score_snapshots", "20 0 * * *", score_expiry.scheduled_snapshots, "daily score snapshots (trend)"),
     Schedule("expire_uploads", "*/30 * * * *", uploads_retention.run_expire, "expire uploads never completed"),
     Schedule("purge_originals", "40 3 * * *", uploads_retention.run_purge, "delete originals past retention"),
+    Schedule("suggestions", "0 2 * * *", suggestions.scheduled, "精准矫正建议: evaluate every subject's triggers"),
+    Schedule("end_date_reminders", "0 8 * * *", reminders.scheduled, "remind officers 30 and 7 days before end dates"),
+    # activities (issue 5): each idempotent per period, catching up through job_runs
+    Schedule("checkins_missed", "5 22 * * *", checkin_jobs.scheduled_missed, "missed check-ins (due + 24 h passed)"),
+    Schedule("leave_overdue", "10 0 * * *", request_returns.scheduled_overdue, "leaves without a return by end + 24 h"),
+    Schedule("education_monthly", "30 1 1 * *", education_jobs.scheduled_monthly, "education: last month met or not"),
+    Schedule("education_reminders", "0 9 20 * *", education_jobs.scheduled_reminders, "under half on the 20th"),
 ]

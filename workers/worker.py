@@ -13,6 +13,9 @@ from rq.worker import Worker as _RQWorker
 import backend.services.registry  # noqa: F401 - every outbox handler
 import workers.jobs  # noqa: F401 - the job functions
 import workers.schedules  # noqa: F401 - the schedules the tick runs
+from media.faces import preload
+
+preload()  # the face models, loaded once here and shared by every forked work horse (issue 7)
 
 
 class Worker(_RQWorker):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from backend.errors import DomainError
@@ -41,7 +42,11 @@ _confirmed_hooks: list[ConfirmedHook] = []
 
 
 def on_verdict(fn: VerdictHook) -> VerdictHook:
-    """Call ``fn(session, upload)`` in the same transaction whenever an attached upload's verdict is final."""
+    """Call ``fn(session, upload)`` in the same transaction whenever an attached upload gets or changes its verdict.
+
+    That is: when it is attached after its checks, when its checks finish after it was attached (rejected
+    included), and when a later check (the face check) adds reasons. Hooks must be idempotent.
+    """
     _verdict_hooks.append(fn)
     return fn
 
@@ -119,8 +124,13 @@ def find_duplicate(session: Session, upload: Upload) -> tuple[Upload, int] | Non
 
 def _index(session: Session, upload: Upload) -> None:
     if upload.phash and upload.subject_id is not None:
-        for i, value in enumerate(bands(upload.phash, BANDS)):
-            session.merge(UploadHashBand(upload_id=upload.id, band=i, subject_id=upload.subject_id, value=value))
+        rows = [
+            {"upload_id": upload.id, "band": i, "subject_id": upload.subject_id, "value": value}
+            for i, value in enumerate(bands(upload.phash, BANDS))
+        ]
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        # one statement, not a SELECT + INSERT per band; a band already indexed (a rerun) stays as it is
+        session.execute(insert(UploadHashBand).values(rows).on_conflict_do_nothing())
 
 
 def evaluate(session: Session, upload: Upload) -> None:
@@ -147,6 +157,11 @@ def add_reasons(session: Session, upload: Upload, found: list[tuple[str, dict]])
         _open_review(session, upload)
     elif upload.review_status is None:
         close_case(upload)
+    notify_verdict(session, upload)
+
+
+def notify_verdict(session: Session, upload: Upload) -> None:
+    """Run the ``on_verdict`` hooks for an attached upload (accepted, suspect or rejected)."""
     if upload.record_type is not None:
         for hook in _verdict_hooks:
             hook(session, upload)

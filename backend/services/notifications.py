@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from backend.db import db
 from backend.errors import NotFound
-from backend.models import Device, Notification, utcnow
+from backend.models import Notification, utcnow
 from backend.services import outbox
 from backend.services.actors import Actor
 from backend.services.handlers import handler
@@ -26,21 +26,16 @@ def notify(
 
 @handler("deliver_notification")
 def deliver(session: Session, payload: dict) -> None:
-    """Mark a notification delivered to the user's devices.
+    """Push a stored notification to the user's devices (``services.push``; retried by the outbox on failure).
 
-    No push gateway is wired in yet (none is reachable from here): delivery means the notification is
-    released to the app's inbox and the devices with push tokens are recorded in its data. Idempotent:
-    an already delivered notification is left as it is.
+    Idempotent: an already delivered notification is left as it is.
     """
+    from backend.services import push
+
     n = session.get(Notification, payload["notification_id"])
     if n is None or n.delivered_at is not None:
         return
-    n.delivery_attempts += 1
-    devices = session.scalars(
-        select(Device.id).where(Device.user_id == n.user_id, Device.push_token.is_not(None))
-    ).all()
-    n.data = {**n.data, "push_devices": len(devices)}
-    n.delivered_at = utcnow()
+    push.deliver(session, n)
 
 
 def list_for(session: Session, actor: Actor):

@@ -65,6 +65,7 @@ def run_checks(session: Session, upload: Upload) -> Inspection:
         evidence.evaluate(session, upload)  # attached while it was being checked
     else:
         evidence.close_case(upload)
+        evidence.notify_verdict(session, upload)  # a record holding a rejected photo learns of it
     return result
 
 

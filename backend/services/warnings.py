@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.models import Subject, Warning, utcnow
-from backend.services import audit
+from backend.services import audit, outbox
 from backend.services.notifications import notify
 from backend.services.statemachine import StateMachine
 
@@ -70,8 +70,11 @@ def raise_warning(
         target_id=w.id,
         details={"kind": kind, "severity": severity, "subject_id": subject.id},
     )
-    if severity == "high" and subject.officer_id is not None:
-        notify(session, subject.officer_id, "warning", title, data={"warning_id": w.id, "kind": kind})
+    if severity == "high":
+        if subject.officer_id is not None:
+            notify(session, subject.officer_id, "warning", title, data={"warning_id": w.id, "kind": kind})
+        # a high-severity signal re-evaluates the subject's suggestions at once (services.suggestions)
+        outbox.add(session, "evaluate_suggestions", {"subject_id": subject.id})
     return w, True
 
 

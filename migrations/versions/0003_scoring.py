@@ -218,7 +218,7 @@ def upgrade() -> None:
     sa.Column('evidence', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('decider_role', sa.String(length=10), nullable=False),
-    sa.Column('excluded_user_id', sa.Integer(), nullable=True),
+    sa.Column('excluded_user_ids', sa.JSON(), nullable=False),
     sa.Column('due_at', backend.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('decided_by', sa.Integer(), nullable=True),
     sa.Column('decided_at', backend.models.base.UTCDateTime(timezone=True), nullable=True),
@@ -226,7 +226,6 @@ def upgrade() -> None:
     sa.Column('created_at', backend.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['decided_by'], ['users.id'], name=op.f('fk_score_appeals_decided_by_users')),
     sa.ForeignKeyConstraint(['event_id'], ['score_events.id'], name=op.f('fk_score_appeals_event_id_score_events')),
-    sa.ForeignKeyConstraint(['excluded_user_id'], ['users.id'], name=op.f('fk_score_appeals_excluded_user_id_users')),
     sa.ForeignKeyConstraint(['office_id'], ['org_units.id'], name=op.f('fk_score_appeals_office_id_org_units')),
     sa.ForeignKeyConstraint(['subject_id'], ['subjects.id'], name=op.f('fk_score_appeals_subject_id_subjects')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_score_appeals'))

@@ -4,7 +4,7 @@ Other features use ``emit_event`` (the ledger's one entry point), ``effective_gr
 has effects, None while the public base is pending) and ``GRADE_LISTENERS`` (grade change publication).
 """
 
-from backend.services.scoring import recompute  # noqa: F401 - registers the score_recompute outbox handler
+from backend.services.scoring import evidence, recompute  # noqa: F401 - the outbox handler, the fraud hook
 from backend.services.scoring.effects import GRADE_LISTENERS, effective_grade
 from backend.services.scoring.hooks import effective_grade_of, on_risk_change
 from backend.services.scoring.ledger import Emitted, emit_event, revoke_event

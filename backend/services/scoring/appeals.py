@@ -74,7 +74,7 @@ def create(actor: Actor, event_id: int, reason: str, upload_ids: list[int]) -> A
                 s.flush()
         except IntegrityError:
             raise DomainError("APPEAL_ALREADY_OPEN") from None
-        evidence.link(s, appeal.evidence, "appeal", appeal.id)
+        evidence.link(s, actor, subject, appeal.evidence, "appeal", appeal.id)
         audit.record(
             s,
             "appeal.create",
@@ -99,7 +99,7 @@ def decide(actor: Actor, appeal_id: int, decision: str, note: str | None) -> App
         if appeal.status == target:
             return appeal
         APPEAL_STATES.check(appeal.status, target)
-        decisions.check_decider(actor, appeal.decider_role, appeal.excluded_user_ids)
+        decisions.check_decider(actor, appeal.decider_role, appeal.excluded_user_ids, appeal.due_at)
         if target == "dismissed":
             note = decisions.require_note(note)
         else:

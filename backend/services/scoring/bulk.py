@@ -2,7 +2,7 @@
 
 Every function runs in the caller's transaction under the exclusive score lock (single-subject changes
 wait for it), changes the scores with one UPDATE … FROM a derived select, and records one history row
-per subject whose visible score changed, plus the grade effects.
+per subject whose visible score changed, plus the grade effects (``apply``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from datetime import datetime
 from sqlalchemy import (
     Integer,
     and_,
-    bindparam,
     case,
     column,
     false,
@@ -29,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from backend.models import PublicCreditBase, Subject, utcnow
 from backend.models.base import UTCDateTime
-from backend.models.scoring import DIMENSIONS, ScoreChange, ScoreEvent, SubjectScore
-from backend.services.scoring import effects
-from backend.services.scoring.derive import DERIVED_COLUMNS, SUM_COLUMNS, VISIBLE, derived_select
+from backend.models.scoring import DIMENSIONS, ScoreEvent, SubjectScore
+from backend.services.scoring.apply import apply, old_columns
+from backend.services.scoring.derive import DERIVED_COLUMNS, SUM_COLUMNS, derived_select
 from backend.services.scoring.rules import Rules
 from backend.services.scoring.sql import is_pg, lock_bulk
 
@@ -39,7 +38,6 @@ T = SubjectScore.__table__
 E = ScoreEvent.__table__
 S = Subject.__table__
 B = PublicCreditBase.__table__
-_OLD = (T.c.subject_id, *[T.c[k] for k in VISIBLE])
 
 
 def _subject_filter(col, ids: list[int] | None, id_range: tuple[int, int] | None):
@@ -90,83 +88,39 @@ def _latest_bases(cond):
     )
 
 
-def _expected(session: Session, rules: Rules, cond_subject, cond_event, cond_base):
+def _source(session: Session, cond_subject, cond_event, cond_base):
+    """Per subject: the ledger sums, risk level and latest base, with the stored score's visible values."""
     agg = _ledger_agg(session, cond_event)
     base = _latest_bases(cond_base)
-    src = _where(
+    joined = (
+        S.join(T, T.c.subject_id == S.c.id)
+        .outerjoin(agg, agg.c.subject_id == S.c.id)
+        .outerjoin(base, base.c.subject_id == S.c.id)
+    )
+    return _where(
         select(
             S.c.id.label("subject_id"),
             *[func.coalesce(agg.c[c], 0).label(c) for c in SUM_COLUMNS],
             S.c.risk_level,
             base.c.provincial_score,
             base.c.as_of.label("base_as_of"),
-        ).select_from(S.outerjoin(agg, agg.c.subject_id == S.c.id).outerjoin(base, base.c.subject_id == S.c.id)),
+            *old_columns(T),
+        )
+        .select_from(joined)
+        .where(T.c.frozen == false()),
         cond_subject,
     ).subquery("src")
-    return derived_select(rules, src).subquery("nv")
 
 
-def _ensure_rows(session: Session, rules: Rules, cond) -> set[int]:
-    """Insert placeholder rows for subjects without one (filled by the recompute that follows)."""
-    missing = _where(select(S.c.id).where(~S.c.id.in_(select(T.c.subject_id))), cond)
-    ids = set(session.scalars(missing))
-    if ids:
-        zero = {k: 0 for k in (*SUM_COLUMNS, *DIMENSIONS, "management", "public_base", "total")}
-        session.execute(
-            insert(T).from_select(
-                ["subject_id", "rule_version", "base_pending", "grade", "frozen", "updated_at", *zero],
-                select(
-                    S.c.id,
-                    literal(rules.version),
-                    literal(True),
-                    literal(""),
-                    literal(False),
-                    literal(utcnow(), UTCDateTime()),
-                    *[literal(0) for _ in zero],
-                ).where(S.c.id.in_(ids)),
-            )
-        )
-    return ids
-
-
-def _apply(session: Session, rules: Rules, nv, cond_score, *, cause: str, ref: str | None, created=frozenset()) -> dict:
-    """UPDATE the scores from ``nv`` (the derived select); write history rows and effects for the changes."""
-    old = {r[0]: r for r in session.execute(_where(select(*_OLD).where(T.c.frozen == false()), cond_score))}
-    values = {c: nv.c[c] for c in DERIVED_COLUMNS}
-    stmt = (
-        update(T)
-        .where(T.c.subject_id == nv.c.subject_id, T.c.frozen == false())
-        .values(**values, rule_version=rules.version, updated_at=utcnow())
-        .returning(*_OLD)
+def _ensure_rows(session: Session, rules: Rules, cond) -> None:
+    """Insert placeholder rows (grade '') for subjects without one; the recompute that follows fills them."""
+    zero = {k: 0 for k in (*SUM_COLUMNS, *DIMENSIONS, "management", "public_base", "total")}
+    values = [literal(rules.version), literal(True), literal(""), literal(False), literal(utcnow(), UTCDateTime())]
+    missing = _where(
+        select(S.c.id, *values, *[literal(0) for _ in zero]).where(~S.c.id.in_(select(T.c.subject_id))), cond
     )
-    new = session.execute(stmt).all()
-    now, changes, grades = utcnow(), [], []
-    for r in new:
-        before = old.get(r[0])
-        if before is not None and r[0] not in created and tuple(before) == tuple(r):
-            continue
-        fresh = before is None or r[0] in created
-        changes.append(
-            {
-                "subject_id": r.subject_id,
-                "at": now,
-                "cause": "initial" if fresh else cause,
-                "ref": ref,
-                "rule_version": rules.version,
-                "total_before": None if fresh else before.total,
-                "total_after": r.total,
-                "grade_before": None if fresh else before.grade,
-                "grade_after": r.grade,
-                "base_pending": r.base_pending,
-                "details": {},
-            }
-        )
-        g0 = None if fresh else effects.effective_grade(before.grade, before.base_pending)
-        grades.append((r.subject_id, g0, effects.effective_grade(r.grade, r.base_pending)))
-    if changes:
-        session.execute(insert(ScoreChange.__table__), changes)
-    effects.on_grade_changes(session, rules, grades)
-    return {"subjects": len(new), "changed": len(changes)}
+    cols = ["subject_id", "rule_version", "base_pending", "grade", "frozen", "updated_at", *zero]
+    session.execute(insert(T).from_select(cols, missing))
 
 
 def recompute(
@@ -180,23 +134,22 @@ def recompute(
 ) -> dict:
     """Recompute the scores of all subjects (or of ``ids`` / an id range) from the ledger and the bases."""
     lock_bulk(session)
-    created = _ensure_rows(session, rules, _subject_filter(S.c.id, ids, id_range))
-    nv = _expected(
+    _ensure_rows(session, rules, _subject_filter(S.c.id, ids, id_range))
+    src = _source(
         session,
-        rules,
         _subject_filter(S.c.id, ids, id_range),
         _subject_filter(E.c.subject_id, ids, id_range),
         _subject_filter(B.c.subject_id, ids, id_range),
     )
-    return _apply(
-        session, rules, nv, _subject_filter(T.c.subject_id, ids, id_range), cause=cause, ref=ref, created=created
-    )
+    result = apply(session, rules, src, cause=cause, ref=ref)
+    result.pop("subject_ids")
+    return result
 
 
 def differences(session: Session, rules: Rules) -> list[dict]:
     """Subjects whose stored score differs from a recompute (frozen scores are not compared; a subject
     without a stored score yet gets a correct one on first use)."""
-    nv = _expected(session, rules, None, None, None)
+    nv = derived_select(rules, _source(session, None, None, None)).subquery("nv")
     cols = [c for c in DERIVED_COLUMNS if c not in ("base_as_of",)]
     differs = [T.c[c] != nv.c[c] for c in cols if c != "provincial_score"]
     differs.append(func.coalesce(T.c.provincial_score, -1) != func.coalesce(nv.c.provincial_score, -1))
@@ -209,50 +162,60 @@ def differences(session: Session, rules: Rules) -> list[dict]:
     return [dict(r._mapping) for r in session.execute(stmt)]
 
 
-def expire(session: Session, rules: Rules, now: datetime) -> dict:
-    """Expire every active event whose time has come and take it out of the scores, set-based."""
-    lock_bulk(session)
-    delta_cols = [f"d_{d}" for d in DIMENSIONS]
-    session.execute(text("DROP TABLE IF EXISTS score_delta"))
-    due = "status = 'active' AND expires_at IS NOT NULL AND expires_at <= :now"
-    now_param = bindparam("now", type_=UTCDateTime())
-    sums = ", ".join(f"SUM(CASE WHEN dimension = '{d}' THEN points ELSE 0 END) AS d_{d}" for d in DIMENSIONS)
-    params = {"now": now}
-    # the statements are built from constants only (the fixed dimension names); the time is a bound parameter
-    mark = f"UPDATE score_events SET status = 'expired', status_changed_at = :now, status_ref = 'expiry' WHERE {due}"  # noqa: S608
-    if is_pg(session):
-        cols = ", ".join(c + " integer" for c in delta_cols)
-        session.execute(text(f"CREATE TEMP TABLE score_delta (subject_id integer, {cols}, n integer) ON COMMIT DROP"))
-        sql = f"WITH exp AS ({mark} RETURNING subject_id, dimension, points) "
-        sql += f"INSERT INTO score_delta SELECT subject_id, {sums}, COUNT(*) FROM exp GROUP BY subject_id"  # noqa: S608
-        session.execute(text(sql).bindparams(now_param), params)
-    else:
-        sql = f"CREATE TEMP TABLE score_delta AS SELECT subject_id, {sums}, COUNT(*) AS n FROM score_events "  # noqa: S608
-        sql += f"WHERE {due} GROUP BY subject_id"
-        session.execute(text(sql).bindparams(now_param), params)
-        session.execute(text(mark).bindparams(now_param), params)
-    d = table(
-        "score_delta", column("subject_id", Integer), *[column(c, Integer) for c in delta_cols], column("n", Integer)
-    )
-    counts = session.execute(select(func.count(), func.coalesce(func.sum(d.c.n), 0)).select_from(d)).one()
-    result = {"events": int(counts[1]), "subjects": int(counts[0]), "changed": 0, "subject_ids": []}
-    if counts[0]:
-        src = (
-            select(
-                T.c.subject_id,
-                *[(T.c[f"sum_{dim}"] - d.c[f"d_{dim}"]).label(f"sum_{dim}") for dim in DIMENSIONS],
-                S.c.risk_level,
-                T.c.provincial_score,
-                T.c.base_as_of,
-            )
-            .select_from(T.join(d, d.c.subject_id == T.c.subject_id).join(S, S.c.id == T.c.subject_id))
-            .where(T.c.frozen == false())
-            .subquery("src")
+def _delta_source(d):
+    """Per subject: the stored sums less the expired points in ``d``, with the stored visible values."""
+    return (
+        select(
+            T.c.subject_id,
+            *[(T.c[f"sum_{dim}"] - d.c[f"d_{dim}"]).label(f"sum_{dim}") for dim in DIMENSIONS],
+            S.c.risk_level,
+            T.c.provincial_score,
+            T.c.base_as_of,
+            *old_columns(T),
         )
-        nv = derived_select(rules, src).subquery("nv")
-        result["subject_ids"] = list(session.scalars(select(d.c.subject_id)))
-        touched = T.c.subject_id.in_(select(d.c.subject_id))
-        result["changed"] = _apply(session, rules, nv, touched, cause="expiry", ref=None)["changed"]
-    if not is_pg(session):
-        session.execute(text("DROP TABLE IF EXISTS temp.score_delta"))
-    return result
+        .select_from(T.join(d, d.c.subject_id == T.c.subject_id).join(S, S.c.id == T.c.subject_id))
+        .where(T.c.frozen == false())
+        .subquery("src")
+    )
+
+
+def _deltas(rows, points_col, dim_col, subject_col) -> list:
+    return [
+        subject_col,
+        *[func.sum(case((dim_col == dim, points_col), else_=0)).label(f"d_{dim}") for dim in DIMENSIONS],
+        func.count().label("n"),
+    ]
+
+
+def expire(session: Session, rules: Rules, now: datetime) -> dict:
+    """Expire every active event whose time has come and take it out of the scores, set-based.
+
+    PostgreSQL: one statement (the events' UPDATE … RETURNING feeds the per-subject deltas, the scores'
+    UPDATE and the history rows). SQLite: the deltas go to a temporary table first.
+    """
+    lock_bulk(session)
+    due = and_(E.c.status == "active", E.c.expires_at.is_not(None), E.c.expires_at <= now)
+    mark = update(E).where(due).values(status="expired", status_changed_at=now, status_ref="expiry")
+    if is_pg(session):
+        exp = mark.returning(E.c.subject_id, E.c.dimension, E.c.points).cte("exp")
+        d = select(*_deltas(exp, exp.c.points, exp.c.dimension, exp.c.subject_id)).group_by(exp.c.subject_id)
+        d = d.cte("d")
+        events = select(func.coalesce(func.sum(d.c.n), 0)).scalar_subquery()
+        result = apply(session, rules, _delta_source(d), cause="expiry", ref=None, extra=[events])
+        result["events"] = int(result.pop("extra")[0] or 0)
+        return result
+    session.execute(text("DROP TABLE IF EXISTS temp.score_delta"))
+    d = table(
+        "score_delta",
+        column("subject_id", Integer),
+        *[column(f"d_{x}", Integer) for x in DIMENSIONS],
+        column("n", Integer),
+    )
+    session.execute(text(f"CREATE TEMP TABLE score_delta ({', '.join(c.name + ' INTEGER' for c in d.c)})"))
+    agg = select(*_deltas(E, E.c.points, E.c.dimension, E.c.subject_id)).where(due).group_by(E.c.subject_id)
+    session.execute(insert(d).from_select([c.name for c in d.c], agg))
+    session.execute(mark)
+    events = session.scalar(select(func.coalesce(func.sum(d.c.n), 0)).select_from(d))
+    result = apply(session, rules, _delta_source(d), cause="expiry", ref=None)
+    session.execute(text("DROP TABLE IF EXISTS temp.score_delta"))
+    return {**result, "events": int(events)}

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import DomainError, NotFound, register
-from backend.models import Subject, User, UserUnit
+from backend.models import Subject, User, UserUnit, utcnow
 from backend.services import access
 from backend.services.actors import Actor
 from backend.services.notifications import notify
@@ -36,9 +36,11 @@ def load_scoped(session: Session, actor: Actor, model, obj_id: int, *, lock: boo
     return obj
 
 
-def check_decider(actor: Actor, role: str, excluded: list[int] | None = None) -> None:
-    """The item is routed to ``role``; people who took part in what it decides about are excluded."""
-    if actor.role != role or actor.user_id in (excluded or []):
+def check_decider(actor: Actor, role: str, excluded: list[int] | None = None, due_at: datetime | None = None) -> None:
+    """The item is routed to ``role``; once overdue the bureau may decide it too (it sees overdue items in its
+    inbox). People who took part in what it decides about are always excluded."""
+    escalated = actor.role == "bureau" and due_at is not None and due_at < utcnow()
+    if (actor.role != role and not escalated) or actor.user_id in (excluded or []):
         raise DomainError("NOT_THE_DECIDER", {"decider_role": [role]})
 
 

@@ -62,9 +62,9 @@ def _clamp(x: ColumnElement, hi: int) -> ColumnElement:
     return case((x < _n(0), _n(0)), (x > _n(hi), _n(hi)), else_=x)
 
 
-def derived_select(rules: Rules, src) -> Select:
+def derived_select(rules: Rules, src, carry: tuple[str, ...] = ()) -> Select:
     """From a subquery with subject_id, sum_<dimension>, risk_level, provincial_score and base_as_of,
-    select every derived column (nested levels, so no expression is repeated)."""
+    select every derived column (nested levels, so no expression is repeated), and the ``carry`` columns."""
     risk_init = case(
         {level: _n(v) for level, v in rules.risk_initial.items()},
         value=src.c.risk_level,
@@ -79,17 +79,23 @@ def derived_select(rules: Rules, src) -> Select:
         (prov.is_(None), _n(rules.provisional_base)),
         else_=_clamp((prov * _n(rules.base_percent) + _n(50)) // _n(100), rules.base_max),
     )
-    l1 = select(
-        src.c.subject_id,
-        *[src.c[c] for c in SUM_COLUMNS],
-        *dims,
-        base.label("public_base"),
-        type_coerce(prov.is_(None), Boolean).label("base_pending"),
-        prov.label("provincial_score"),
-        src.c.base_as_of,
-    ).subquery("l1")
+    l1 = (
+        select(
+            src.c.subject_id,
+            *[src.c[c] for c in SUM_COLUMNS],
+            *dims,
+            base.label("public_base"),
+            type_coerce(prov.is_(None), Boolean).label("base_pending"),
+            prov.label("provincial_score"),
+            src.c.base_as_of,
+            *[src.c[c] for c in carry],
+        )
+        .offset(0)
+        .subquery("l1")
+    )  # OFFSET 0: computed once per row, not inlined into every use
     management = sum((l1.c[d] for d in DIMENSIONS[1:]), l1.c[DIMENSIONS[0]])
-    l2 = select(l1, management.label("management"), (l1.c.public_base + management).label("total")).subquery("l2")
+    l2 = select(l1, management.label("management"), (l1.c.public_base + management).label("total"))
+    l2 = l2.offset(0).subquery("l2")
     grade = case(
         *[(l2.c.total >= _n(b.min), _s(b.code)) for b in reversed(rules.bands[1:])], else_=_s(rules.bands[0].code)
     )

@@ -41,6 +41,7 @@ def verify(actor: Actor, subject_id: int, data: dict) -> EmploymentRecord:
                 s.flush()
         except IntegrityError:
             raise DomainError("EMPLOYMENT_DUPLICATE") from None
+        evidence.link(s, actor, subject, rec.evidence, "employment", rec.id)
         started = datetime.combine(rec.started_on, time(12), TZ)
         reason = f"{'就业' if rec.kind == 'job' else '就学'}:{rec.organisation}"
         rec.event_id = emit_event(

@@ -69,7 +69,7 @@ def snapshot_day(day: date, session: Session | None = None) -> int:
             index_elements=["subject_id", "day"],
             set_={"total": ins.excluded.total, "grade": ins.excluded.grade, "base_pending": ins.excluded.base_pending},
         )
-        return s.execute(ins).rowcount or 0
+        return len(s.execute(ins.returning(t.c.subject_id)).all())
 
 
 def scheduled_expiry(period_start: datetime) -> dict:

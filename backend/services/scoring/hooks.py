@@ -11,11 +11,13 @@ from backend.services.scoring.rules import current
 
 def on_risk_change(session: Session, subject: Subject, old: str | None, new: str, ref: str | None = None) -> None:
     """Re-derive the risk dimension after a risk assessment (in the caller's transaction), dated in the history."""
-    rules = current(session)
+    rules = score.begin(session)
     row = score.lock(session, subject, rules)
     if row["frozen"]:
         return
-    score.change(session, subject, rules, row, cause="risk_assessment", ref=ref, details={"from": old, "to": new})
+    score.change(
+        session, subject, rules, row, cause="risk_assessment", ref=ref, risk_level=new, details={"from": old, "to": new}
+    )
 
 
 def effective_grade_of(session: Session, subject_id: int) -> str | None:

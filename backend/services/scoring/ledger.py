@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from backend.db import db
 from backend.errors import DomainError, register
 from backend.models import Subject, utcnow
 from backend.models.scoring import DIMENSIONS, ScoreEvent
 from backend.services.scoring import score
-from backend.services.scoring.rules import Rule, current
+from backend.services.scoring.rules import Rule
 from backend.services.scoring.sql import insert_ignore, month_of
 from backend.services.statemachine import StateMachine
 
@@ -115,74 +115,64 @@ def emit_event(
     """
     source_id = str(source_id)
     with db.tx() as s:
-        found = find(s, rule_code, source_kind, source_id)
-        if found is not None:
-            return Emitted(found, False)
-        subj = s.get(Subject, subject) if isinstance(subject, int) else subject
-        if subj is None:
-            raise DomainError("NOT_FOUND", detail="subject")
-        rules = current(s)
+        rules = score.begin(s)
         rule = rules.rule(rule_code)
         _check(rule, source_kind, source_id, occurred_at, quantity, points, dimension, expires_in_days)
-        row = score.lock(s, subj, rules)
+        row = score.lock(s, subject, rules)
         if row["frozen"]:
             raise DomainError("SUBJECT_RELEASED")
-        found = find(s, rule_code, source_kind, source_id)  # again, under the lock
-        if found is not None:
-            return Emitted(found, False)
+        sid = row["subject_id"]
         month = month_of(occurred_at)
         if rule.variable:
             requested = granted = points
             expiry = timedelta(days=expires_in_days) if expires_in_days else None
             dim = dimension
         else:
-            requested, granted = _granted(s, subj.id, rule, month, quantity)
+            requested, granted = _granted(s, sid, rule, month, quantity)
             expiry, dim = rule.expiry, rule.dimension
         expires_at = occurred_at + expiry if expiry else None
         now = utcnow()
         status = "expired" if expires_at is not None and expires_at <= now else "active"
-        res = insert_ignore(
-            s,
-            E,
-            {
-                "subject_id": subj.id,
-                "dimension": dim,
-                "points": granted,
-                "requested_points": requested,
-                "rule_code": rule.code,
-                "rule_version": rules.version,
-                "source_kind": source_kind,
-                "source_id": source_id,
-                "quantity": quantity,
-                "occurred_at": occurred_at,
-                "month": month,
-                "expires_at": expires_at,
-                "status": status,
-                "status_changed_at": now if status != "active" else None,
-                "status_ref": "expiry" if status != "active" else None,
-                "reason": reason,
-                "confirmed_by": confirmed_by,
-                "created_at": now,
-            },
-            ["rule_code", "source_kind", "source_id"],
-            returning=[E.c.id],
-        )
-        event_id = res.scalar()
-        if event_id is None:  # the same source for another subject won the unique key
+        values = {
+            "subject_id": sid,
+            "dimension": dim,
+            "points": granted,
+            "requested_points": requested,
+            "rule_code": rule.code,
+            "rule_version": rules.version,
+            "source_kind": source_kind,
+            "source_id": source_id,
+            "quantity": quantity,
+            "occurred_at": occurred_at,
+            "month": month,
+            "expires_at": expires_at,
+            "status": status,
+            "status_changed_at": now if status != "active" else None,
+            "status_ref": "expiry" if status != "active" else None,
+            "reason": reason,
+            "confirmed_by": confirmed_by,
+            "created_at": now,
+        }
+        keys = ["rule_code", "source_kind", "source_id"]
+        event_id = insert_ignore(s, E, values, keys, returning=[E.c.id]).scalar()
+        if event_id is None:  # emitted before (a racing emit has committed by the time we hold the lock)
             return Emitted(find(s, rule_code, source_kind, source_id), False)
+        event = ScoreEvent(id=event_id, **values)  # what was inserted, without reading it back
+        make_transient_to_detached(event)
+        s.add(event)
         if status == "active" and granted:
             score.change(
                 s,
-                subj,
+                sid,
                 rules,
                 row,
                 cause="event",
-                ref=f"event:{event_id}",
+                ref=f"event:{event.id}",
                 deltas={dim: granted},
                 at=now,
                 details={"rule_code": rule.code, "points": granted},
             )
-        return Emitted(s.get(ScoreEvent, event_id), True)
+        return Emitted(event, True)
 
 
 def revoke_event(session: Session, event_id: int, ref: str) -> ScoreEvent:
@@ -190,9 +180,8 @@ def revoke_event(session: Session, event_id: int, ref: str) -> ScoreEvent:
     event = session.get(ScoreEvent, event_id)
     if event is None:
         raise DomainError("NOT_FOUND", detail="event")
-    subject = session.get(Subject, event.subject_id)
-    rules = current(session)
-    row = score.lock(session, subject, rules)
+    rules = score.begin(session)
+    row = score.lock(session, event.subject_id, rules)
     session.refresh(event)  # its status may have changed before we held the lock
     EVENT_STATES.check(event.status, "revoked")
     if row["frozen"]:
@@ -208,7 +197,7 @@ def revoke_event(session: Session, event_id: int, ref: str) -> ScoreEvent:
     if was_active and event.points:
         score.change(
             session,
-            subject,
+            event.subject_id,
             rules,
             row,
             cause="revocation",

@@ -69,7 +69,7 @@ def create(
         )
         s.add(app)
         s.flush()
-        evidence.link(s, app.evidence, "merit_application", app.id)
+        evidence.link(s, actor, subject, app.evidence, "merit_application", app.id)
         audit.record(
             s,
             "merit.create",
@@ -90,7 +90,7 @@ def decide(actor: Actor, app_id: int, decision: str, note: str | None) -> MeritA
         if app.status == target:
             return app
         MERIT_STATES.check(app.status, target)
-        decisions.check_decider(actor, app.decider_role)
+        decisions.check_decider(actor, app.decider_role, due_at=app.due_at)
         subject = s.get(Subject, app.subject_id)
         if target == "rejected":
             note = decisions.require_note(note)

@@ -8,7 +8,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from backend.db import db
-from backend.models import Subject
+from backend.models import Subject, utcnow
 from backend.models.scoring import DIMENSIONS, RuleSet, ScoreChange, ScoreEvent, ScoreSnapshot, SubjectScore
 from backend.services import access
 from backend.services.scoring import effects, score
@@ -183,6 +183,4 @@ def history(subject: Subject, date_from: date | None, date_to: date | None) -> d
 
 
 def _today() -> date:
-    from backend.models import utcnow
-
     return utcnow().astimezone(TZ).date()

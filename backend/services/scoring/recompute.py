@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.db import db
 from backend.models import Subject, utcnow
-from backend.models.scoring import RuleSet
+from backend.models.scoring import RuleSet, SubjectScore
 from backend.services import access, audit, outbox
 from backend.services.actors import Actor
 from backend.services.handlers import handler
@@ -32,7 +32,9 @@ def publish(actor: Actor, data: dict, note: str | None) -> RuleSet:
     normalised = rules.validate(data)
     with db.tx() as s:
         previous = rules.current(s).version
-        total = s.scalar(select(func.count()).select_from(Subject)) or 0
+        total = (s.scalar(select(func.count()).select_from(Subject)) or 0) - (
+            s.scalar(select(func.count()).select_from(SubjectScore).where(SubjectScore.frozen.is_(True))) or 0
+        )  # released subjects keep their frozen score
         rs = RuleSet(
             version=previous + 1,
             data=normalised,

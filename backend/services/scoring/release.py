@@ -1,7 +1,7 @@
 """Release (解矫): freeze the score and write the export record for the provincial platform.
 
-Idempotent: releasing a released subject returns the existing record. Face data is deleted through the
-hook of the Photo evidence feature when it provides one (``RELEASE_HOOKS``).
+Idempotent: releasing a released subject returns the existing record. Other features act on the release
+in its transaction through ``RELEASE_HOOKS`` (the face feature deletes the face data there).
 """
 
 from __future__ import annotations

@@ -9,19 +9,25 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
+from backend.errors import NotFound
 from backend.models import PublicCreditBase, Subject, utcnow
 from backend.models.scoring import DIMENSIONS, ScoreChange, ScoreEvent, SubjectScore
 from backend.services.scoring import effects
+from backend.services.scoring import rules as rules_mod
 from backend.services.scoring.derive import VISIBLE, derive
 from backend.services.scoring.rules import Rules
-from backend.services.scoring.sql import insert_ignore, lock_single
+from backend.services.scoring.sql import SCORE_LOCK, insert_ignore, is_pg, lock_single
 
 T = SubjectScore.__table__
 _KEEP = object()
+_BEGIN = text(
+    "SELECT pg_advisory_xact_lock_shared(:k) AS locked, v.version, v.published_at FROM (SELECT 1) AS one "
+    "LEFT JOIN (SELECT version, published_at FROM rule_sets ORDER BY version DESC LIMIT 1) AS v ON true"
+)
 
 
 def ledger_sums(session: Session, subject_id: int) -> dict[str, int]:
@@ -52,22 +58,47 @@ def expected(session: Session, subject: Subject, rules: Rules) -> dict:
     return {**derive(rules, ledger_sums(session, subject.id), subject.risk_level, provincial), "base_as_of": as_of}
 
 
-def lock(session: Session, subject: Subject, rules: Rules) -> RowMapping:
-    """The subject's score row, locked for this transaction; created from the ledger if missing."""
+def begin(session: Session) -> Rules:
+    """Take the shared score lock and return the rule set in force: one round trip on PostgreSQL."""
+    if is_pg(session) and not session.info.get("score_lock"):
+        row = session.execute(_BEGIN, {"k": SCORE_LOCK}).first()
+        session.info["score_lock"] = "shared"
+        if row.version is not None:
+            return rules_mod.load(session, row.version, row.published_at)
+    return rules_mod.current(session)
+
+
+def _id(subject: Subject | int) -> int:
+    return subject if isinstance(subject, int) else subject.id
+
+
+def lock(session: Session, subject: Subject | int, rules: Rules) -> RowMapping:
+    """The subject's score row (with the subject's risk level), locked for this transaction; created from
+    the ledger if missing. Takes the shared score lock first, so a bulk recompute never interleaves."""
     lock_single(session)
-    stmt = select(T).where(T.c.subject_id == subject.id).with_for_update()
+    sid = _id(subject)
+    stmt = (
+        select(T, Subject.risk_level)
+        .join(Subject, Subject.id == T.c.subject_id)
+        .where(T.c.subject_id == sid)
+        .with_for_update(of=T)
+    )
     row = session.execute(stmt).mappings().first()
     if row is None:
-        values = expected(session, subject, rules)
-        insert_ignore(session, T, {"subject_id": subject.id, **values, "updated_at": utcnow()}, ["subject_id"])
-        _record(session, subject.id, None, values, rules, "initial", None, utcnow(), {})
+        subj = session.get(Subject, sid) if isinstance(subject, int) else subject
+        if subj is None:
+            raise NotFound("subject")
+        values = expected(session, subj, rules)
+        row = {"subject_id": sid, **values, "updated_at": utcnow()}
+        if insert_ignore(session, T, row, ["subject_id"], returning=[T.c.subject_id]).scalar() is not None:
+            _record(session, sid, None, values, rules, "initial", None, utcnow(), {})  # not when a racer created it
         row = session.execute(stmt).mappings().first()
     return row
 
 
 def change(
     session: Session,
-    subject: Subject,
+    subject: Subject | int,
     rules: Rules,
     row: RowMapping,
     *,
@@ -76,16 +107,18 @@ def change(
     deltas: dict[str, int] | None = None,
     provincial: object = _KEEP,
     base_as_of: object = _KEEP,
+    risk_level: str | None = None,
     at: datetime | None = None,
     details: dict | None = None,
 ) -> dict:
-    """Apply event deltas and/or a new base to a locked row; record the change and its grade effects."""
+    """Apply event deltas, a new base or a new risk level to a locked row; record the change and its effects."""
+    sid = _id(subject)
     sums = {d: row[f"sum_{d}"] + (deltas or {}).get(d, 0) for d in DIMENSIONS}
     prov = row["provincial_score"] if provincial is _KEEP else provincial
-    new = derive(rules, sums, subject.risk_level, prov)
+    new = derive(rules, sums, risk_level or row["risk_level"], prov)
     new["base_as_of"] = row["base_as_of"] if base_as_of is _KEEP else base_as_of
-    session.execute(update(T).where(T.c.subject_id == subject.id).values(**new, updated_at=utcnow()))
-    _record(session, subject.id, row, new, rules, cause, ref, at or utcnow(), details or {})
+    session.execute(update(T).where(T.c.subject_id == sid).values(**new, updated_at=utcnow()))
+    _record(session, sid, row, new, rules, cause, ref, at or utcnow(), details or {})
     return new
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 TZ = ZoneInfo("Asia/Shanghai")
 #: advisory lock that bulk recomputes take exclusively and single-subject updates take shared, so a
 #: set-based UPDATE computed from one snapshot of the ledger never overwrites a concurrent event
-_SCORE_LOCK = 7_202_640
+SCORE_LOCK = 7_202_640
 
 
 def is_pg(session: Session) -> bool:
@@ -31,14 +31,14 @@ def insert_ignore(session: Session, table: Table, values: dict | list[dict], key
 def lock_single(session: Session) -> None:
     """Shared score lock for a single-subject change (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises)."""
     if is_pg(session) and not session.info.get("score_lock"):
-        session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _SCORE_LOCK})
+        session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": SCORE_LOCK})
         session.info["score_lock"] = "shared"
 
 
 def lock_bulk(session: Session) -> None:
     """Exclusive score lock for a set-based recompute; waits for single-subject changes in flight."""
     if is_pg(session) and session.info.get("score_lock") != "exclusive":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCORE_LOCK})
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCORE_LOCK})
         session.info["score_lock"] = "exclusive"
 
 

@@ -1,0 +1,58 @@
+"""/staff: location history (audited), education and community-service verification."""
+
+from __future__ import annotations
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.services import education, locations, service_reports
+from mobile_api.pagination import csv_response, pagination_header, wants_csv
+from mobile_api.schemas.activities import (
+    EducationOut,
+    EducationVerificationIn,
+    LocationOut,
+    LocationQuery,
+    ServiceOut,
+    ServiceVerificationIn,
+)
+from mobile_api.security import authorize
+
+blp = Blueprint("staff_activities", __name__, url_prefix="/api/v1/staff", description="日常监管 Activities (staff)")
+
+
+@blp.route("/subjects/<int:subject_id>/locations")
+class Locations(MethodView):
+    @authorize("subject.locations")
+    @blp.arguments(LocationQuery, location="query")
+    @blp.response(200, LocationOut(many=True))
+    def get(self, args, subject_id):
+        """List a subject's location history (check-in and photo GPS points); ``purpose`` required, audited."""
+        points = locations.history(g.actor, subject_id, args["purpose"], args["date_from"], args["date_to"])
+        if wants_csv():
+            return csv_response(LocationOut(many=True).dump(points), "locations", list(LocationOut().fields))
+        page, size = args["page"], args["page_size"]
+        total = len(points)
+        pages = (total + size - 1) // size
+        meta = {"total": total, "total_pages": pages, "page": page, "page_size": size}
+        return points[(page - 1) * size : page * size], 200, pagination_header(meta)
+
+
+@blp.route("/education-sessions/<int:session_id>/verification")
+class EducationVerification(MethodView):
+    @authorize("education.verify")
+    @blp.arguments(EducationVerificationIn)
+    @blp.response(200, EducationOut)
+    def post(self, data, session_id):
+        """Confirm or reject (with a reason) an offline or 集中教育 session."""
+        return education.verify(g.actor, session_id, data["decision"], data["note"])
+
+
+@blp.route("/service-reports/<int:report_id>/verification")
+class ServiceVerification(MethodView):
+    @authorize("service.verify")
+    @blp.arguments(ServiceVerificationIn)
+    @blp.response(200, ServiceOut)
+    def post(self, data, report_id):
+        """Verify community service (points per whole hour) or reject it with a reason."""
+        return service_reports.verify(g.actor, report_id, data["decision"], data["note"])
