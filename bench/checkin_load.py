@@ -87,7 +87,7 @@ def copy_rows(cur, table: str, columns: list[str], rows) -> None:
             cp.write_row(row)
 
 
-def load_people(conn, n: int, levels, created_at, start: date) -> None:
+def load_people(conn, n: int, levels, created_at, start) -> None:
     """Org tree, one officer, ``n`` subjects (users without passwords: the bench signs their tokens)."""
     now = datetime.now(UTC)
     cur = conn.cursor()
@@ -110,7 +110,7 @@ def load_people(conn, n: int, levels, created_at, start: date) -> None:
     subject_cols += ["start_date", "end_date", "supervision_level", "risk_level", "office_id", "grid_id"]
     subject_cols += ["officer_id", "status", "created_at"]
     rows = (
-        (i, i + 1, f"对象{i}", "male", "x", f"{i:064d}", "probation", start, start + timedelta(days=700))
+        (i, i + 1, f"对象{i}", "male", "x", f"{i:064d}", "probation", start(i), start(i) + timedelta(days=700))
         + (levels(i), "medium", 4, 5, 1, "in_correction", created_at)
         for i in range(1, n + 1)
     )
@@ -234,9 +234,8 @@ def load_test(args) -> dict:
     start = (taken.astimezone(SH) - timedelta(days=30)).date()
     with psycopg.connect(url) as conn:
         conn.execute("SET session_replication_role = replica")
-        load_people(
-            conn, args.subjects, lambda i: ("strict", "normal", "lenient")[i % 3], taken - timedelta(days=60), start
-        )
+        levels = ("strict", "normal", "lenient")
+        load_people(conn, args.subjects, lambda i: levels[i % 3], taken - timedelta(days=60), lambda i: start)
         load_uploads(conn, args.subjects, 2, taken)
         reset_sequences(conn)
         conn.commit()
@@ -328,13 +327,19 @@ def missed_job(args) -> dict:
     fire = due + periods.GRACE + timedelta(minutes=5)
     rng = random.Random(11)
     level_of = {i: rng.choices(("strict", "normal", "lenient"), (2, 5, 3))[0] for i in range(1, n + 1)}
-    start = end - timedelta(days=364)  # every level's periods end on ``end`` for 1/length of the subjects
+
+    # start dates spread over a week: of each level, about 1/length of the subjects have a period ending on ``end``
+    def start(i: int) -> date:
+        return end - timedelta(days=400 + i % 7)
+
     with psycopg.connect(url) as conn:
         conn.execute("SET session_replication_role = replica")
         # entered the day before: earlier periods of the look-back were due before they existed here
         load_people(conn, n, level_of.get, due - timedelta(days=1), start)
         load_uploads(conn, 1, 1, due)
-        ending = [i for i in range(1, n + 1) if periods.is_period_end(end, start, periods.interval_days(level_of[i]))]
+        ending = [
+            i for i in range(1, n + 1) if periods.is_period_end(end, start(i), periods.interval_days(level_of[i]))
+        ]
         checked = [i for i in ending if rng.random() < 0.9]
         cols = ["subject_id", "client_id", "kind", "upload_id", "latitude", "longitude", "accuracy_m", "captured_at"]
         cols += ["received_at", "offline", "status", "counted_at", "time_basis", "outcome", "interval_days"]

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from backend.db import db
-from backend.models import AuditLog
+from backend.models import AuditLog, Subject
 from backend.models.checkin import CheckIn
 from backend.services import checkin_jobs
 from tests.activities_support import (
@@ -241,3 +241,19 @@ def test_location_history_is_for_staff_with_a_purpose_and_audited(client, world,
     assert client.get(url + "&purpose=x", headers=auth_header(client, "gridA")).status_code == 403
     assert client.get(url + "&purpose=x", headers=auth_header(client, "officerB")).status_code == 404
     assert client.get(url + "&purpose=x", headers=h).status_code == 403
+
+
+def test_a_released_subject_cannot_check_in_and_history_ranges_are_bounded(client, world, clock):
+    subject = new_subject(world)
+    h = headers_for(client, subject)
+    clock.set(sh(3, 2, 9, 0))
+    uid = uploaded(client, h, sh(3, 2, 9, 0))
+    with db.tx() as s:
+        s.get(Subject, subject.id).status = "released"
+    resp = client.post("/api/v1/me/checkins", json=checkin_body(uid, sh(3, 2, 9, 0)), headers=h)
+    assert (resp.status_code, resp.get_json()["code"]) == (409, "SUBJECT_RELEASED")
+    officer = auth_header(client, "officerA")
+    url = f"/api/v1/staff/subjects/{subject.id}/locations?purpose=x"
+    too_long = client.get(f"{url}&date_from={YEAR}-01-01&date_to={YEAR + 1}-01-02", headers=officer)
+    backwards = client.get(f"{url}&date_from={YEAR}-03-02&date_to={YEAR}-03-01", headers=officer)
+    assert too_long.get_json()["code"] == backwards.get_json()["code"] == "DATE_RANGE_INVALID"

@@ -243,8 +243,12 @@ def test_cancel_decisions_notes_and_transitions(client, world, clock):
     with db.tx() as s:
         actions = [a.action for a in s.scalars(select(AuditLog).where(AuditLog.target_type == "request"))]
     assert {"request.create", "request.cancel", "request.approve", "request.reject"} <= set(actions)
-    listed = client.get("/api/v1/staff/requests?awaiting_me=true", headers=auth_header(client, "officerA"))
+    officer = auth_header(client, "officerA")
+    listed = client.get("/api/v1/staff/requests?awaiting_me=true", headers=officer)
     assert listed.status_code == 200 and all(x["decider_role"] == "officer" for x in listed.get_json())
+    csv = client.get(f"/api/v1/staff/requests?subject_id={subject.id}", headers={**officer, "Accept": "text/csv"})
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert csv.get_data(as_text=True).count("\n") == 1 + len(client.get("/api/v1/me/requests", headers=h).get_json())
     mine = client.get("/api/v1/me/requests?status=rejected", headers=h).get_json()
     assert [x["id"] for x in mine] == [rejected["id"]]
 

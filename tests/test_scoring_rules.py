@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from backend.db import db
@@ -13,7 +15,7 @@ from backend.models import AuditLog, OutboxMessage, utcnow
 from backend.models.scoring import RuleSet, ScoreChange
 from backend.services.scoring import emit_event, recompute
 from backend.services.scoring.defaults import DEFAULT_V1
-from backend.services.scoring.rules import validate
+from backend.services.scoring.rules import Rules, validate
 from tests.conftest import wait_for
 from tests.factories import auth_header
 from tests.scoring_support import events_of, new_subject, sql_differences, stored
@@ -120,3 +122,46 @@ def test_a_newer_version_supersedes_a_pending_recompute(world):
     assert stored(p.id)["rule_version"] == v3
     jobs = db.session.scalars(select(OutboxMessage).where(OutboxMessage.job == "score_recompute")).all()
     assert sorted(j.payload["version"] for j in jobs) == [v2, v3]
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-2000, 2000) | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, (*prefix, i))
+
+
+ALL_PATHS = [p for p in _paths(DEFAULT_V1) if p]
+
+
+@settings(max_examples=200, deadline=None)
+@given(mutations=st.lists(st.tuples(st.sampled_from(ALL_PATHS), _json), min_size=1, max_size=3))
+def test_any_mutated_rule_set_is_either_valid_and_usable_or_refused_with_a_code(mutations):
+    data = _v1()
+    for path, value in mutations:
+        node = data
+        try:
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue
+    try:
+        valid = validate(data)
+    except DomainError as exc:
+        assert exc.code == "RULE_SET_INVALID" and exc.errors
+        return
+    rules = Rules(99, valid)
+    for total in range(0, 1001, 7):
+        assert rules.band(total).min <= total <= rules.band(total).max
+    assert sum(rules.maxima.values()) == 600

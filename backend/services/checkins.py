@@ -44,10 +44,9 @@ MAX_AGE = timedelta(days=7)
 MISSED_SOURCE = "checkin_period"
 
 
-def own_subject(session: Session, actor: Actor, *, lock: bool = False) -> Subject:
+def own_subject(session: Session, actor: Actor) -> Subject:
     """The caller's own subject record (404 if the caller is not one); a released subject is 409."""
-    stmt = select(Subject).where(Subject.id == actor.subject_id)
-    subject = session.scalar(stmt.with_for_update() if lock else stmt) if actor.subject_id else None
+    subject = session.scalar(select(Subject).where(Subject.id == actor.subject_id)) if actor.subject_id else None
     if subject is None:
         raise NotFound("subject")
     if subject.status != "in_correction":

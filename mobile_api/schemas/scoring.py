@@ -1,5 +1,7 @@
 """Score bodies: the score (我要查分/我要权益), events, history, appeals, merits, adjustments, imports, rule sets."""
 
+from datetime import date
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from backend.models.scoring import DIMENSIONS, EVENT_STATUSES
@@ -7,6 +9,8 @@ from mobile_api.pagination import PageArgs
 from mobile_api.schemas.common import id_field
 
 _TEXT = validate.Length(min=1, max=1000)
+#: dates a client may ask about or claim (beyond them, time arithmetic would leave the calendar)
+_DATES = validate.Range(min=date(1950, 1, 1), max=date(2100, 12, 31))
 _UPLOADS = fields.List(id_field(), load_default=list, validate=validate.Length(max=9))
 
 
@@ -91,13 +95,13 @@ class EventOut(Schema):
 class EventQuery(PageArgs):
     status = fields.String(load_default=None, validate=validate.OneOf(EVENT_STATUSES))
     rule_code = fields.String(load_default=None, validate=validate.Length(max=40))
-    date_from = fields.Date(load_default=None)
-    date_to = fields.Date(load_default=None)
+    date_from = fields.Date(load_default=None, validate=_DATES)
+    date_to = fields.Date(load_default=None, validate=_DATES)
 
 
 class HistoryQuery(Schema):
-    date_from = fields.Date(load_default=None)
-    date_to = fields.Date(load_default=None)
+    date_from = fields.Date(load_default=None, validate=_DATES)
+    date_to = fields.Date(load_default=None, validate=_DATES)
 
     @validates_schema
     def _range(self, data, **_):
@@ -171,7 +175,7 @@ class MeritIn(Schema):
     client_id = fields.String(load_default=None, validate=validate.Length(max=128))
     merit_type = fields.String(required=True, validate=validate.Length(min=1, max=40))
     description = fields.String(required=True, validate=_TEXT)
-    occurred_on = fields.Date(required=True)
+    occurred_on = fields.Date(required=True, validate=_DATES)
     upload_ids = _UPLOADS
 
 
@@ -234,7 +238,7 @@ class EmploymentIn(Schema):
     client_id = fields.String(load_default=None, validate=validate.Length(max=128))
     kind = fields.String(required=True, validate=validate.OneOf(["job", "study"]))
     organisation = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    started_on = fields.Date(required=True)
+    started_on = fields.Date(required=True, validate=_DATES)
     note = fields.String(load_default=None, validate=validate.Length(max=1000))
     upload_ids = _UPLOADS
 

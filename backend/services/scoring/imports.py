@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from datetime import date
 
 from sqlalchemy import select
@@ -61,8 +62,20 @@ def parse(content: str | bytes | list, fmt: str) -> list[tuple[int, dict]]:
             (i + 1, {_HEADERS.get(k, k): v for k, v in r.items()} if isinstance(r, dict) else {})
             for i, r in enumerate(data)
         ]
-    except (UnicodeDecodeError, ValueError, csv.Error) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError, csv.Error) as exc:
         raise DomainError("CREDIT_BASE_FILE_INVALID", {"file": [str(exc)[:200]]}) from None
+
+
+def _whole(raw: object) -> int | None:
+    """A whole number from a JSON number or a CSV cell ("812", 812, 812.0), else None."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float):
+        return int(raw) if raw.is_integer() else None
+    text = str(raw).strip() if raw is not None else ""
+    return int(text) if re.fullmatch(r"-?\d{1,7}", text) else None
 
 
 def _clean(row: dict) -> tuple[str, tuple | None]:
@@ -72,11 +85,10 @@ def _clean(row: dict) -> tuple[str, tuple | None]:
         return "malformed", None
     try:
         as_of = date.fromisoformat(str(raw_date).strip())
-        text = str(raw_score).strip()
-        if isinstance(raw_score, bool) or isinstance(raw_score, float) and not raw_score.is_integer():
-            raise ValueError
-        value = int(float(text)) if isinstance(raw_score, float) else int(text)
-    except (TypeError, ValueError):
+    except ValueError:
+        return "malformed", None
+    value = _whole(raw_score)
+    if value is None:
         return "malformed", None
     if not 0 <= value <= 1000 or as_of > date.today() or as_of.year < 2000:
         return "out_of_range", None

@@ -139,7 +139,7 @@ def history(subject: Subject, date_from: date | None, date_to: date | None) -> d
     s = db.session
     today = _today()
     date_to = min(date_to or today, today)
-    date_from = date_from or date_to - timedelta(days=29)
+    date_from = max(date_from or date_to - timedelta(days=29), date_to - timedelta(days=366))
     start, _ = day_bounds(date_from)
     _, end = day_bounds(date_to)
     changes = s.scalars(

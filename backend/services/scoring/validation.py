@@ -17,6 +17,10 @@ RISK_LEVELS = ("low", "medium", "high")
 TOTAL_MAX = 1000
 
 
+def _text(v: object, limit: int = 40) -> bool:
+    return isinstance(v, str) and 0 < len(v) <= limit
+
+
 def _int(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -56,6 +60,8 @@ def _check_dimensions(data: dict, bad) -> None:
         return
     for d, spec in dims.items():
         mx, ini = (spec.get("max"), spec.get("initial")) if isinstance(spec, dict) else (None, None)
+        if isinstance(spec, dict) and not _text(spec.setdefault("name", d)):
+            bad(f"dimensions.{d}.name", "a name of 1–40 characters")
         if not _int(mx) or mx <= 0:
             bad(f"dimensions.{d}.max", "a whole number > 0")
         elif not _int(ini) or not 0 <= ini <= mx:
@@ -88,8 +94,11 @@ def _check_base(data: dict, bad) -> None:
 
 def _check_grades(data: dict, bad) -> None:
     grades, benefits = data["grades"], data["benefits"]
-    if not isinstance(benefits, dict) or not all(_KEY.match(str(k)) for k in benefits):
-        bad("benefits", "an object keyed by lower_snake_case codes")
+    if not isinstance(benefits, dict) or not all(
+        _KEY.match(str(k)) and isinstance(v, dict) and _text(v.get("name")) and _text(v.get("description", "-"), 200)
+        for k, v in benefits.items()
+    ):
+        bad("benefits", "an object keyed by lower_snake_case codes, each with a name (and a description)")
         benefits = {}
     if not isinstance(grades, list) or not grades:
         bad("grades", "a non-empty list of bands")
@@ -99,15 +108,21 @@ def _check_grades(data: dict, bad) -> None:
         if not isinstance(g, dict):
             bad(f"grades[{i}]", "an object")
             continue
-        if not _KEY.match(str(g.get("code", ""))) or g["code"] in seen_codes:
+        code, colour = g.get("code"), g.get("colour")
+        if not isinstance(code, str) or not _KEY.match(code) or code in seen_codes:
             bad(f"grades[{i}].code", "a unique lower_snake_case code")
-        if g.get("colour") not in COLOURS or g.get("colour") in seen_colours:
+        else:
+            seen_codes.add(code)
+        if not isinstance(colour, str) or colour not in COLOURS or colour in seen_colours:
             bad(f"grades[{i}].colour", f"one of {', '.join(COLOURS)}, each used once")
-        seen_codes.add(g.get("code"))
-        seen_colours.add(g.get("colour"))
-        g.setdefault("name", g.get("code"))
+        else:
+            seen_colours.add(colour)
+        g.setdefault("name", code)
+        if not _text(g["name"]):
+            bad(f"grades[{i}].name", "a name of 1–40 characters")
         g.setdefault("benefits", [])
-        if not isinstance(g["benefits"], list) or any(b not in benefits for b in g["benefits"]):
+        members = g["benefits"]
+        if not isinstance(members, list) or any(not isinstance(b, str) or b not in benefits for b in members):
             bad(f"grades[{i}].benefits", "a list of benefit codes defined under benefits")
         if not (_int(g.get("min")) and _int(g.get("max")) and g["min"] <= g["max"]):
             bad(f"grades[{i}]", "whole numbers min ≤ max")
@@ -142,6 +157,8 @@ def _check_cities(data: dict, bad) -> None:
         ):
             bad(f"{path}.percent", "percentages 0–100 keyed by colour")
         spec.setdefault("name", city)
+        if not _text(spec["name"]):
+            bad(f"{path}.name", "a name of 1–40 characters")
 
 
 def _check_rules(data: dict, bad) -> None:
@@ -158,6 +175,8 @@ def _check_rules(data: dict, bad) -> None:
             bad(path, "an UPPER_SNAKE_CASE code with an object")
             continue
         r.setdefault("name", code)
+        if not _text(r["name"]):
+            bad(f"{path}.name", "a name of 1–40 characters")
         if r.get("variable"):
             if r.get("monthly_cap") is not None or r.get("per") is not None:
                 bad(path, "a variable rule (points set per event) takes no cap and no per-hour unit")
