@@ -16,21 +16,51 @@ from backend.config import Settings, load_settings
 from backend.db import db
 from backend.errors import DomainError
 from backend.logs import configure_logging
-from mobile_api import admin, auth, errors, grid, me, ops, staff_subjects
-from mobile_api import admin_scoring, score, staff_scoring
-from mobile_api import staff_uploads, uploads  # photo evidence (issue 3)
-from mobile_api import staff_faces  # face references (issue 7)
-from mobile_api import me_checkins, me_requests, me_education, me_sync, staff_requests, staff_activities, grid_service  # noqa: I001 - activities (issue 5)
-from mobile_api import admin_keywords, grid_reports, staff_dashboard, staff_inbox, staff_suggestions, staff_warnings  # noqa: I001 - field (issue 6)
+from mobile_api import (
+    admin,
+    admin_keywords,
+    admin_scoring,
+    auth,
+    errors,
+    grid,
+    grid_reports,
+    grid_service,
+    me,
+    me_checkins,
+    me_education,
+    me_requests,
+    me_sync,
+    ops,
+    score,
+    staff_activities,
+    staff_dashboard,
+    staff_faces,
+    staff_inbox,
+    staff_requests,
+    staff_scoring,
+    staff_subjects,
+    staff_suggestions,
+    staff_uploads,
+    staff_warnings,
+    uploads,
+)
 from mobile_api.metrics import instrument
 
 log = logging.getLogger("mobile_api")
-BLUEPRINTS = (ops.blp, auth.blp, me.blp, staff_subjects.blp, grid.blp, admin.blp, score.blp, staff_scoring.blp, admin_scoring.blp)
-BLUEPRINTS += (uploads.blp, uploads.files_blp, staff_uploads.blp)
-BLUEPRINTS += (staff_faces.blp,)
-BLUEPRINTS += (me_checkins.blp, me_requests.blp, me_education.blp, me_sync.blp, staff_requests.blp, staff_activities.blp, grid_service.blp)  # noqa: E501
-BLUEPRINTS += (grid_reports.blp, grid_reports.staff_blp, staff_warnings.blp, staff_suggestions.blp, staff_inbox.blp)
-BLUEPRINTS += (staff_dashboard.blp, admin_keywords.blp)  # field (issue 6)
+BLUEPRINTS = (
+    # foundation
+    ops.blp, auth.blp, me.blp, staff_subjects.blp, grid.blp, admin.blp,
+    # credit score (issue 4)
+    score.blp, staff_scoring.blp, admin_scoring.blp,
+    # photo evidence (issue 3) and faces (issue 7)
+    uploads.blp, uploads.files_blp, staff_uploads.blp, staff_faces.blp,
+    # subject activities (issue 5)
+    me_checkins.blp, me_requests.blp, me_education.blp, me_sync.blp, staff_requests.blp, staff_activities.blp,
+    grid_service.blp,
+    # field reports, warnings, suggestions, inbox, dashboard (issue 6)
+    grid_reports.blp, grid_reports.staff_blp, staff_warnings.blp, staff_suggestions.blp, staff_inbox.blp,
+    staff_dashboard.blp, admin_keywords.blp,
+)  # fmt: skip
 #: bodies that are not JSON (a photo's bytes) are sent only to these endpoint suffixes
 RAW_BODY_SUFFIXES = ("/content",)
 

@@ -71,7 +71,9 @@ def test_concurrent_raises_open_one_warning(world):
     assert not errors
     db.session.rollback()  # end this thread's read snapshot, taken before the threads committed
     count = db.session.scalar(
-        select(func.count()).select_from(Warning).where(Warning.subject_id == subject_id, Warning.kind == "LEAVE_OVERDUE")
+        select(func.count())
+        .select_from(Warning)
+        .where(Warning.subject_id == subject_id, Warning.kind == "LEAVE_OVERDUE")
     )
     assert count == 1
 
