@@ -48,9 +48,15 @@ class Database:
             raise RuntimeError("database not initialised: call db.init(url) first")
         return self.scoped()
 
-    def new_session(self) -> Session:
-        """A session outside the thread scope (jobs that need their own transaction)."""
-        assert self._factory is not None
+    def new_session(self, *, write: bool = False) -> Session:
+        """A session outside the thread scope (jobs that need their own transaction).
+
+        ``write=True``: its transactions will write, so on SQLite they take the write lock at BEGIN (a
+        deferred transaction that reads and then writes fails at once when another writer got in first).
+        """
+        assert self._factory is not None and self.engine is not None
+        if write:
+            return self._factory(bind=self.engine.execution_options(zj_write=True))
         return self._factory()
 
     @contextmanager
@@ -120,7 +126,8 @@ def _make_sqlite_serialisable(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+        write = _write_intent.get() or conn.get_execution_options().get("zj_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def after_commit(session: Session, fn: Callable[[], None]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from backend import runtime
 from backend.config import load_settings
@@ -89,12 +91,21 @@ def app(settings):
 def _clean_database() -> None:
     db.remove()
     tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != "audit_log"]
-    with db.engine.begin() as conn:
-        if db.is_sqlite:
-            for name in tables:
-                conn.execute(text(f'DELETE FROM "{name}"'))
-        else:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
+    for attempt in range(5):
+        try:
+            with db.engine.begin() as conn:
+                if db.is_sqlite:
+                    for name in tables:
+                        conn.execute(text(f'DELETE FROM "{name}"'))
+                else:
+                    conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+                    conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError:
+            # a live worker may still be finishing the previous test's job (deadlock or lock timeout)
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture
@@ -104,7 +115,11 @@ def clean(settings):
     from backend.redis_conn import get_redis
 
     get_redis().flushdb()
+    # Jobs of a test that did not ask for the live worker go to a queue nobody serves, so a worker left
+    # running by an earlier test cannot race the test's own in-process job runs.
+    runtime.configure(dataclasses.replace(settings, queue_prefix=settings.queue_prefix + "idle-"))
     yield
+    runtime.configure(settings)
     db.remove()
 
 
@@ -121,7 +136,7 @@ def world(clean):
 
 
 @pytest.fixture(scope="session")
-def worker_process(test_env, settings):
+def _worker_session(test_env, settings):
     """A real forking ``rq worker`` on the test session's Redis and database (runs until the session ends)."""
     env = {**os.environ, **test_env}
     log = open(Path(test_env["INSTANCE_DIR"]) / "worker.log", "ab")  # noqa: SIM115
@@ -153,6 +168,13 @@ def worker_process(test_env, settings):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture
+def worker_process(_worker_session, clean, settings):
+    """The live worker, serving this test: jobs go to the queue it listens on (see ``clean``)."""
+    runtime.configure(settings)
+    yield _worker_session
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):

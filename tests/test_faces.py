@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend import runtime
 from backend.db import db
@@ -96,10 +96,22 @@ def codes(got: dict) -> list[str]:
     return [r["code"] for r in got["reasons"]]
 
 
+_AUDIT_FLOOR = {"id": 0}
+
+
+@pytest.fixture(autouse=True)
+def _audit_floor(clean):
+    """The audit log is never cleaned between tests (it is a chain): count only this test's rows."""
+    _AUDIT_FLOOR["id"] = db.session.scalar(select(func.max(AuditLog.id))) or 0
+    db.remove()
+
+
 def rows(model, *where):
+    if model is AuditLog:
+        where = (*where, AuditLog.id > _AUDIT_FLOOR["id"])
     db.remove()  # a fresh session: nothing cached from before the jobs ran
     with db.tx() as s:
-        return list(s.scalars(select(model).where(*where)))
+        return list(s.scalars(select(model).where(*where).order_by(*model.__table__.primary_key.columns)))
 
 
 def test_obama_enrolled_matches_his_photos_and_flags_the_others(app, client, hs, sid):
@@ -123,7 +135,7 @@ def test_obama_enrolled_matches_his_photos_and_flags_the_others(app, client, hs,
     assert codes(nobody) == ["NO_FACE"] and nobody["face"].faces_found == 0
     far = check_in(client, app, me, small_face())
     assert codes(far) == ["FACE_TOO_SMALL"] and far["reasons"][0]["detail"]["min_px"] == face_model.MIN_FACE_PX
-    warned = rows(Warning, Warning.kind == "suspect_evidence", Warning.subject_id == sid)
+    warned = rows(Warning, Warning.kind == "EVIDENCE_SUSPECT", Warning.subject_id == sid)
     assert len(warned) == 4  # one per suspect selfie, for the officer
     assert len(rows(AuditLog, AuditLog.action == "face.check")) == 6
 
@@ -212,7 +224,7 @@ def test_no_reference_tells_the_officer_once_and_does_not_make_the_checkin_suspe
     assert enrol(client, hs["officerA"], sid, photo("obama.jpg")).status_code == 201
     (w,) = rows(Warning, Warning.kind == faces.MISSING_WARNING)
     assert (w.status, w.outcome) == ("handled", "enrolled")
-    assert rows(Warning, Warning.kind == "suspect_evidence") == []
+    assert rows(Warning, Warning.kind == "EVIDENCE_SUSPECT") == []
 
 
 def test_the_threshold_and_uncertain_band_come_from_the_settings(app, client, hs, sid):
@@ -233,7 +245,7 @@ def test_whole_flow_mismatch_warning_review_and_a_cleared_selfie_as_reference(ap
     got = check_in(client, app, hs["subjectA"], photo("biden.jpg"))
     assert codes(got) == ["FACE_MISMATCH"]
     assert got["checkin"]["id"] and got["record"]["type"] == "checkin"
-    listed = client.get("/api/v1/staff/warnings?kind=suspect_evidence", headers=officer)
+    listed = client.get("/api/v1/staff/warnings?kind=EVIDENCE_SUSPECT", headers=officer)
     assert listed.status_code == 200, listed.get_json()
     (w,) = listed.get_json()
     assert w["status"] == "open" and w["details"]["reasons"] == ["FACE_MISMATCH"] and w["subject_id"] == sid

@@ -190,7 +190,7 @@ def _items(sid: int, office: int, world, now) -> dict[str, int]:
         raise_warning(
             s,
             subject(sid),
-            "suspect_evidence",
+            "EVIDENCE_SUSPECT",
             "medium",
             "存疑",
             period_key=f"upload:{ids['suspect_evidence']}",

@@ -126,7 +126,9 @@ def test_admin_publishes_a_version_and_reports_use_it_at_once(client, world):
     assert client.get("/api/v1/admin/keywords/9", headers=admin).status_code == 404
     assert client.get("/api/v1/admin/keywords", headers=auth_header(client, "officerA")).status_code == 403
     with db.tx() as s:
-        row = s.scalar(select(AuditLog).where(AuditLog.action == "keywords.publish"))
+        row = s.scalar(
+            select(AuditLog).where(AuditLog.action == "keywords.publish").order_by(AuditLog.id.desc()).limit(1)
+        )
         assert row.target_id == "2" and row.actor_id == world.users["admin"].id
 
 

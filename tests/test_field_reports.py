@@ -125,7 +125,7 @@ def test_a_suspect_photo_opens_its_review_and_a_confirmed_fraud_takes_the_points
     [positive] = events(sid, "GRID_POSITIVE")
     upload = client.get(f"/api/v1/uploads/{edited['id']}", headers=grid_h).get_json()
     assert upload["status"] == "suspect"
-    [w] = warnings_of(sid, "suspect_evidence")
+    [w] = warnings_of(sid, "EVIDENCE_SUSPECT")
     inbox = client.get("/api/v1/staff/inbox", headers=officer_h).get_json()
     assert ("suspect_evidence", edited["id"]) in {(i["kind"], i["item_id"]) for i in inbox}
     resp = client.post(
@@ -136,7 +136,7 @@ def test_a_suspect_photo_opens_its_review_and_a_confirmed_fraud_takes_the_points
     assert resp.status_code == 200, resp.get_json()
     [positive] = events(sid, "GRID_POSITIVE")
     assert (positive.status, positive.status_ref) == ("revoked", f"upload:{edited['id']}")
-    assert warnings_of(sid, "suspect_evidence")[0].status == "handled"
+    assert warnings_of(sid, "EVIDENCE_SUSPECT")[0].status == "handled"
 
 
 def test_bad_reports_are_refused_with_their_codes(client, world, grid_h):
@@ -165,7 +165,9 @@ def test_staff_see_the_place_only_with_a_purpose_and_the_read_is_audited(client,
     placed = client.get(url, headers=officer_h).get_json()
     assert placed["latitude"] == pytest.approx(30.05)
     with db.tx() as s:
-        row = s.scalar(select(AuditLog).where(AuditLog.action == "field_report.location"))
+        row = s.scalar(
+            select(AuditLog).where(AuditLog.action == "field_report.location").order_by(AuditLog.id.desc()).limit(1)
+        )
         assert row.purpose == "核实走访地点" and row.actor_id == world.users["officer_A"].id
     assert (
         client.get(f"/api/v1/staff/field-reports/{report['id']}", headers=auth_header(client, "officerB")).status_code

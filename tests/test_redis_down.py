@@ -94,7 +94,7 @@ def burst_worker(test_env: dict, redis_url: str) -> subprocess.CompletedProcess:
         [RQ, "worker", "--burst", "--serializer", "rq.serializers.JSONSerializer", "--url", redis_url]
         + ["--worker-class", "workers.worker.Worker"]
         + [runtime.settings().queue_prefix + "default"],
-        env={**os.environ, **test_env, "REDIS_URL": redis_url},
+        env={**os.environ, **test_env, "REDIS_URL": redis_url, "QUEUE_PREFIX": runtime.settings().queue_prefix},
         cwd=ROOT,
         capture_output=True,
         timeout=120,

@@ -175,7 +175,10 @@ def test_profile_is_masked_unless_revealed_with_a_purpose(client, world):
     assert no_purpose.status_code == 422 and no_purpose.get_json()["code"] == "PURPOSE_REQUIRED"
     revealed = client.get(f"{URL}/{sid}?reveal=id_number&purpose=核对身份", headers=hdr)
     assert revealed.status_code == 200 and revealed.get_json()["id_number"] == plain
-    row = db.session.scalar(select(AuditLog).where(AuditLog.action == "subject.read_id_number"))
+    db.session.rollback()  # a fresh snapshot: the request's audit row was committed by another session
+    row = db.session.scalar(
+        select(AuditLog).where(AuditLog.action == "subject.read_id_number").order_by(AuditLog.id.desc()).limit(1)
+    )
     assert (
         row.purpose == "核对身份"
         and row.actor_id == world.users["officer_A"].id
@@ -227,7 +230,9 @@ def test_csv_export(client, world):
     assert rows[0]["name"] == "'=HYPERLINK(1)"  # defused for spreadsheets
     assert world.subjects["A"].__dict__["_plain_id_number"] not in content
     assert rows[0]["id_number_masked"].count("*") == 11
-    audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "subject.export"))
+    audit = db.session.scalar(
+        select(AuditLog).where(AuditLog.action == "subject.export").order_by(AuditLog.id.desc()).limit(1)
+    )
     assert audit.details["rows"] == 1
     empty = client.get(f"{URL}?q=nobody", headers=hdr).get_data(as_text=True)
     assert empty.lstrip("\ufeff").startswith("id,name,")  # a header even without rows

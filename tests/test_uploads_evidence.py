@@ -198,12 +198,13 @@ def test_attaching_while_the_checks_run_defers_the_claim_checks(client, subject_
 
 def test_suspect_evidence_is_reviewed_by_the_officer(client, subject_h, world):
     seen = []
+    hooks_before = list(evidence._confirmed_hooks)
     evidence.on_confirmed(lambda s, up, actor: seen.append((up.id, actor.user_id)))
     try:
         got = attach(client, subject_h, photo(gps=(30.40, 120.30)), checkin_claim())
         uid = got["id"]
         with db.tx() as s:
-            w = s.scalar(select(Warning).where(Warning.kind == "suspect_evidence"))
+            w = s.scalar(select(Warning).where(Warning.kind == "EVIDENCE_SUSPECT"))
             assert w.status == "open" and w.details["upload_id"] == uid
         url = f"/api/v1/staff/uploads/{uid}/review"
         body = {"decision": "confirm", "note": "照片地点与报到地点相距过远"}
@@ -221,13 +222,16 @@ def test_suspect_evidence_is_reviewed_by_the_officer(client, subject_h, world):
         assert resp.status_code == 409
         assert seen == [(uid, world.users["officer_A"].id)]
         with db.tx() as s:
-            w = s.scalar(select(Warning).where(Warning.kind == "suspect_evidence"))
+            w = s.scalar(select(Warning).where(Warning.kind == "EVIDENCE_SUSPECT"))
             assert (w.status, w.outcome) == ("handled", "confirmed")
             assert (
-                s.scalar(select(AuditLog).where(AuditLog.action == "upload.review")).details["decision"] == "confirmed"
+                s.scalar(
+                    select(AuditLog).where(AuditLog.action == "upload.review").order_by(AuditLog.id.desc()).limit(1)
+                ).details["decision"]
+                == "confirmed"
             )
     finally:
-        evidence._confirmed_hooks.clear()
+        evidence._confirmed_hooks[:] = hooks_before  # keep the hooks other features registered at import
     fine = attach(client, subject_h, photo(scene(seed=8)), checkin_claim())
     resp = client.post(f"/api/v1/staff/uploads/{fine['id']}/review", json=body, headers=officer)
     assert resp.status_code == 409 and resp.get_json()["code"] == "UPLOAD_NOT_UNDER_REVIEW"
@@ -249,7 +253,9 @@ def test_staff_read_originals_through_short_lived_audited_links(client, subject_
     assert original.status_code == 200 and original.data == data  # the untouched original, GPS and all
     assert "attachment" in original.headers["Content-Disposition"]
     with db.tx() as s:
-        row = s.scalar(select(AuditLog).where(AuditLog.action == "upload.read_original"))
+        row = s.scalar(
+            select(AuditLog).where(AuditLog.action == "upload.read_original").order_by(AuditLog.id.desc()).limit(1)
+        )
         assert (row.purpose, row.actor_id, row.target_id) == (
             "复核照片证据",
             world.users["officer_A"].id,
@@ -279,7 +285,12 @@ def test_stale_uploads_expire_and_their_bytes_go(client, subject_h):
     with db.tx() as s:
         up = s.get(Upload, uid)
         assert up.status == "expired" and get_storage().head(up.storage_key) is None
-        assert s.scalar(select(AuditLog).where(AuditLog.action == "upload.expire")).details["count"] == 1
+        assert (
+            s.scalar(
+                select(AuditLog).where(AuditLog.action == "upload.expire").order_by(AuditLog.id.desc()).limit(1)
+            ).details["count"]
+            == 1
+        )
     resp = client.post(f"/api/v1/uploads/{uid}/complete", headers=subject_h)
     assert resp.status_code == 409 and resp.get_json()["code"] == "UPLOAD_EXPIRED"
 
@@ -324,7 +335,12 @@ def test_retention_deletes_old_originals_but_keeps_open_cases(client, subject_h,
     assert uploads_retention.purge_originals(soon) == {"deleted": 0}
     assert uploads_retention.purge_originals(later) == {"deleted": 2}
     with db.tx() as s:
-        assert s.scalar(select(AuditLog).where(AuditLog.action == "upload.purge_original")) is not None
+        assert (
+            s.scalar(
+                select(AuditLog).where(AuditLog.action == "upload.purge_original").order_by(AuditLog.id.desc()).limit(1)
+            )
+            is not None
+        )
 
 
 def test_the_clean_up_jobs_are_scheduled_and_run(client, subject_h):

@@ -209,7 +209,9 @@ def test_uploads_are_private_to_their_owner_and_the_staff_of_the_subject(client,
     seen = client.get(f"/api/v1/uploads/{uid}?purpose=核实报到地点", headers=officer).get_json()
     assert seen["facts"]["latitude"] == pytest.approx(30.27, abs=1e-6)
     with db.tx() as s:
-        row = s.scalar(select(AuditLog).where(AuditLog.action == "upload.read_location"))
+        row = s.scalar(
+            select(AuditLog).where(AuditLog.action == "upload.read_location").order_by(AuditLog.id.desc()).limit(1)
+        )
         assert row.purpose == "核实报到地点" and row.actor_id == world.users["officer_A"].id
     resp = client.put(f"/api/v1/uploads/{uid}/content", data=data, headers=auth_header(client, "subjectB"))
     assert resp.status_code == 404

@@ -2,7 +2,7 @@
 
 Later features (check-in, reports, requests, appeals, face references) call ``attach`` inside their own
 create transaction. An upload attaches once. If its checks are still running, the claim is stored and
-checked when they finish. A suspect verdict opens a review for the officer and a ``suspect_evidence``
+checked when they finish. A suspect verdict opens a review for the officer and an ``EVIDENCE_SUSPECT``
 warning; it never penalises by itself. Other checks (the face check) add their reasons with
 ``add_reasons``; features learn of verdicts through ``on_verdict`` and of confirmed fraud through
 ``on_confirmed`` (the Scoring feature turns that into EVIDENCE_FRAUD).
@@ -174,7 +174,7 @@ def _open_review(session: Session, upload: Upload) -> None:
     raise_warning(
         session,
         subject,
-        "suspect_evidence",
+        "EVIDENCE_SUSPECT",
         "medium",
         "照片证据存疑,请审核",
         period_key=f"upload:{upload.id}",

@@ -1,6 +1,6 @@
 """An officer's review of suspect evidence: confirm fraud or clear it, with a note (SPEC.md §5.3, §1).
 
-Guarantees: one transaction records the decision, handles the upload's ``suspect_evidence`` warning,
+Guarantees: one transaction records the decision, handles the upload's ``EVIDENCE_SUSPECT`` warning,
 writes the audit row and runs the ``on_confirmed`` hooks (Scoring emits EVIDENCE_FRAUD there), so the
 penalty exists exactly when the confirmation does. Repeating the same decision returns the upload as it
 is (200); a different decision after one was made is 409.
@@ -59,7 +59,7 @@ def _handle_warning(s, upload: Upload, actor: Actor, outcome: str, note: str) ->
     warning = s.scalar(
         select(Warning).where(
             Warning.subject_id == upload.subject_id,
-            Warning.kind == "suspect_evidence",
+            Warning.kind == "EVIDENCE_SUSPECT",
             Warning.period_key == f"upload:{upload.id}",
             Warning.status != "handled",
         )

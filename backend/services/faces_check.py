@@ -5,7 +5,7 @@ When the selfie attached to a check-in (record type ``checkin``) has passed the 
 faces, compares the one usable face with the subject's references and records the result and the
 distance to the nearest reference. NO_FACE, MULTIPLE_FACES, FACE_TOO_SMALL, FACE_MISMATCH (distance
 above FACE_MATCH_THRESHOLD) and FACE_UNCERTAIN (within FACE_UNCERTAIN_BAND below it) are reasons:
-the selfie turns suspect, which opens the officer's review and a ``suspect_evidence`` warning; the
+the selfie turns suspect, which opens the officer's review and an ``EVIDENCE_SUSPECT`` warning; the
 officer confirms (fraud) or clears, and may add a cleared selfie as a reference. NO_REFERENCE (no
 enrolment yet; the photo is not analysed) is not held against the check-in: the officer gets one
 ``face_reference_missing`` warning, handled by the enrolment. The selfie's own descriptor is compared and

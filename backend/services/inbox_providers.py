@@ -21,7 +21,7 @@ from backend.services.field_sql import json_list_has_int
 from backend.services.inbox import provider
 
 #: warning kinds whose work item another provider lists (the upload review, the negative field report)
-MIRRORED_WARNINGS = ("suspect_evidence", "KEYWORD_HIGH")
+MIRRORED_WARNINGS = ("EVIDENCE_SUSPECT", "KEYWORD_HIGH")
 
 
 def _officer() -> object:
@@ -148,10 +148,10 @@ def adjustments(actor: Actor | None) -> Select:
 
 @provider("suspect_evidence", "/api/v1/staff/uploads/{id}/review")
 def suspect_evidence(actor: Actor | None) -> Select:
-    """Suspect photos awaiting the officer's review (due with their suspect_evidence warning)."""
+    """Suspect photos awaiting the officer's review (due with their EVIDENCE_SUSPECT warning)."""
     warning = and_(
         Warning.subject_id == Upload.subject_id,
-        Warning.kind == "suspect_evidence",
+        Warning.kind == "EVIDENCE_SUSPECT",
         Warning.period_key == literal("upload:", type_=String) + cast(Upload.id, String),
         Warning.status != "handled",
     )

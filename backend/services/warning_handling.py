@@ -5,7 +5,7 @@ with ``raise_warning`` in ``backend.services.warnings``. Handling records an out
 
 - ``confirmed``: the alert was real and calls for the consequence its kind defines; the kind's confirm
   hook runs in the same transaction (GEOFENCE → GEOFENCE_BREACH, KEYWORD_HIGH → the negative field
-  reports are confirmed → GRID_NEGATIVE, suspect_evidence → the photo is confirmed as fraud);
+  reports are confirmed → GRID_NEGATIVE, EVIDENCE_SUSPECT → the photo is confirmed as fraud);
 - ``dismissed``: a false alarm; the kind's dismiss hook runs (reports dismissed, the photo cleared);
 - ``resolved``: dealt with (talked to the subject, …) without a consequence of its own.
 
@@ -46,7 +46,7 @@ KINDS = (
     "LEAVE_OVERDUE",
     "SCORE_RED",
     "KEYWORD_HIGH",
-    "suspect_evidence",  # raised by the photo evidence pipeline (EVIDENCE_SUSPECT in the issue text)
+    "EVIDENCE_SUSPECT",  # raised by the photo evidence pipeline for a suspect photo
 )
 
 register("WARNING_ALREADY_HANDLED", 409, "该预警已处理,处理结果不能更改", "The warning was already handled otherwise")
@@ -177,7 +177,7 @@ def mark_handled(w: Warning, actor: Actor, outcome: str, note: str | None) -> No
     w.handled_at, w.handled_by, w.outcome, w.note = utcnow(), actor.user_id, outcome, note
 
 
-# --- the hooks of the photo evidence feature: a suspect_evidence warning is the upload's review -------------
+# --- the hooks of the photo evidence feature: an EVIDENCE_SUSPECT warning is the upload's review -------------
 
 
 def _upload_id(w: Warning) -> int:
@@ -187,14 +187,14 @@ def _upload_id(w: Warning) -> int:
     return upload_id
 
 
-@on_confirm("suspect_evidence")
+@on_confirm("EVIDENCE_SUSPECT")
 def _confirm_suspect(session: Session, w: Warning, actor: Actor, note: str) -> None:
     from backend.services import evidence_review
 
     evidence_review.review(actor, _upload_id(w), "confirm", note)
 
 
-@on_dismiss("suspect_evidence")
+@on_dismiss("EVIDENCE_SUSPECT")
 def _clear_suspect(session: Session, w: Warning, actor: Actor, note: str) -> None:
     from backend.services import evidence_review
 

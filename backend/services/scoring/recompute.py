@@ -77,7 +77,7 @@ def run(version: int, outer: Session | None = None) -> dict:
     """
     if outer is not None and not is_pg(outer):
         return _run_in(outer, version, commit=False)
-    session = db.new_session()
+    session = db.new_session(write=True)
     try:
         return _run_in(session, version, commit=True)
     finally:
