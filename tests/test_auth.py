@@ -410,3 +410,19 @@ def test_concurrent_first_logins_on_one_device_make_one_device_row(app, client, 
     assert statuses == [200] * 4
     db.remove()
     assert len(db.session.scalars(select(Device).where(Device.device_id == "brand-new")).all()) == 1
+
+
+def test_purge_drops_only_long_dead_refresh_tokens(client, world):
+    from backend.models import RefreshToken, utcnow
+    from backend.services.auth import purge_refresh_tokens
+
+    login(client, "officerA")
+    login(client, "officerB")
+    with db.tx() as s:
+        old, fresh = s.scalars(select(RefreshToken).order_by(RefreshToken.id)).all()
+        old.expires_at = utcnow() - timedelta(days=31)
+        fresh_id = fresh.id
+    assert purge_refresh_tokens() == 1
+    db.session.rollback()
+    assert [t.id for t in db.session.scalars(select(RefreshToken))] == [fresh_id]
+    assert purge_refresh_tokens() == 0

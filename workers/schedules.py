@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from backend.services import (
+    auth,
     checkin_jobs,  # activities (issue 5)
     education_jobs,
     idempotency,
@@ -27,6 +28,10 @@ def _purge_idempotency(_start: datetime) -> dict:
     return {"deleted": idempotency.purge_expired()}
 
 
+def _purge_refresh_tokens(_start: datetime) -> dict:
+    return {"deleted": auth.purge_refresh_tokens()}
+
+
 def _purge_outbox(_start: datetime) -> dict:
     return {"deleted": outbox.purge_done()}
 
@@ -34,6 +39,7 @@ def _purge_outbox(_start: datetime) -> dict:
 SCHEDULES: list[Schedule] = [
     Schedule("purge_idempotency", "30 3 * * *", _purge_idempotency, "drop idempotency records past their expiry"),
     Schedule("purge_outbox", "45 3 * * *", _purge_outbox, "drop outbox rows done more than 7 days ago"),
+    Schedule("purge_refresh_tokens", "50 3 * * *", _purge_refresh_tokens, "drop refresh tokens dead for 30 days"),
     Schedule("score_expiry", "5 0 * * *", score_expiry.scheduled_expiry, "计分周期: expire due score events"),
     Schedule("score_snapshots", "20 0 * * *", score_expiry.scheduled_snapshots, "daily score snapshots (trend)"),
     Schedule("expire_uploads", "*/30 * * * *", uploads_retention.run_expire, "expire uploads never completed"),
