@@ -10,7 +10,7 @@ from backend import runtime
 from backend.db import db
 from backend.models import OutboxMessage, utcnow
 from backend.services import outbox
-from backend.services.handlers import HANDLERS
+from backend.services.handlers import HANDLERS, PREPARERS
 from workers.context import job
 
 log = logging.getLogger("workers.jobs")
@@ -26,6 +26,7 @@ def run_outbox(outbox_id: int) -> str:
     registry; the relay pushes the row again later (up to ``outbox.MAX_ATTEMPTS``).
     """
     try:
+        prepared = _prepare(outbox_id)
         with db.tx() as s:
             msg = s.scalar(select(OutboxMessage).where(OutboxMessage.id == outbox_id).with_for_update())
             if msg is None:
@@ -40,7 +41,10 @@ def run_outbox(outbox_id: int) -> str:
             fn = HANDLERS.get(name)
             if fn is None:
                 raise LookupError(f"no handler for outbox job {name!r}")
-            fn(s, {k: v for k, v in msg.payload.items() if not k.startswith("_")})
+            payload = {k: v for k, v in msg.payload.items() if not k.startswith("_")}
+            if prepared is not None:
+                payload["_prepared"] = prepared
+            fn(s, payload)
             msg.attempts += 1
             msg.status = "done"
             msg.done_at = utcnow()
@@ -53,6 +57,20 @@ def run_outbox(outbox_id: int) -> str:
         raise
     log.info("outbox job done", extra={"outbox_id": outbox_id, "job": name})
     return "done"
+
+
+def _prepare(outbox_id: int) -> object | None:
+    """Run the job's lock-free first phase, if it has one, before its transaction (reads only)."""
+    session = db.new_session()
+    try:
+        row = session.execute(
+            select(OutboxMessage.job, OutboxMessage.payload, OutboxMessage.status).where(OutboxMessage.id == outbox_id)
+        ).first()
+    finally:
+        session.close()
+    if row is None or row.status != "pending" or row.job not in PREPARERS:
+        return None
+    return PREPARERS[row.job]({k: v for k, v in row.payload.items() if not k.startswith("_")})
 
 
 @job

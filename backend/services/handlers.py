@@ -11,7 +11,11 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 Handler = Callable[[Session, dict], None]
+Preparer = Callable[[dict], object]
 HANDLERS: dict[str, Handler] = {}
+#: optional slow, lock-free first phase of a job: run before the job's transaction, its result reaches the
+#: handler as ``payload["_prepared"]`` (so a photo is decoded without holding SQLite's write lock)
+PREPARERS: dict[str, Preparer] = {}
 
 
 def _qualname(fn: Handler) -> str:
@@ -26,6 +30,16 @@ def handler(name: str) -> Callable[[Handler], Handler]:
         if known is not None and _qualname(known) != _qualname(fn):
             raise ValueError(f"outbox job {name!r} already handled by {_qualname(known)}")
         HANDLERS[name] = fn
+        return fn
+
+    return deco
+
+
+def preparer(name: str) -> Callable[[Preparer], Preparer]:
+    """Register the lock-free first phase of outbox job ``name``; it must be safe to run more than once."""
+
+    def deco(fn: Preparer) -> Preparer:
+        PREPARERS[name] = fn
         return fn
 
     return deco

@@ -11,14 +11,16 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import runtime
+from backend.db import db
 from backend.models import Upload, utcnow
 from backend.services import audit, evidence
-from backend.services.handlers import handler
+from backend.services.handlers import handler, preparer
 from backend.services.uploads import UPLOAD_STATES
 from backend.storage import get_storage
 from media.checks import Inspection, Limits, inspect_isolated
@@ -31,22 +33,58 @@ def limits() -> Limits:
     return Limits(max_bytes=s.upload_max_bytes, max_pixels=s.upload_max_pixels)
 
 
-def derivative_key(upload: Upload, name: str) -> str:
-    return f"derived/{upload.storage_key.removeprefix('originals/')}/{name}.jpg"
+def derivative_key(storage_key: str, name: str) -> str:
+    return f"derived/{storage_key.removeprefix('originals/')}/{name}.jpg"
 
 
-def run_checks(session: Session, upload: Upload) -> Inspection:
-    """Inspect the stored original, store the derivatives and record the verdict on the (locked) row."""
+@dataclass
+class Inspected:
+    """What the slow phase found for one stored original: the verdict and the derivatives it stored."""
+
+    storage_key: str
+    result: Inspection
+    derivatives: dict
+
+
+def inspect_original(upload_id: int, storage_key: str, size_bytes: int) -> Inspected:
+    """Read the original, inspect it in the sandbox and store its derivatives; touches no database row.
+
+    Safe to repeat: derivative keys are derived from the original's, so a rerun overwrites the same objects.
+    """
     storage = get_storage()
-    with contextlib.closing(storage.open(upload.storage_key)) as fh:
-        data = fh.read(upload.size_bytes + 1)
+    with contextlib.closing(storage.open(storage_key)) as fh:
+        data = fh.read(size_bytes + 1)
     result = inspect_isolated(data, limits(), timeout_s=runtime.settings().photo_check_timeout_s)
     derivatives = {}
     for name, d in (("display", result.display), ("thumbnail", result.thumbnail)):
         if d is not None:
-            key = derivative_key(upload, name)
+            key = derivative_key(storage_key, name)
             storage.put(key, io.BytesIO(d.data), d.content_type)
             derivatives[name] = {"key": key, "width": d.width, "height": d.height, "content_type": d.content_type}
+    return Inspected(storage_key, result, derivatives)
+
+
+@preparer("check_upload")
+def prepare_check(payload: dict) -> Inspected | None:
+    """First phase of ``check_upload``, outside the job's transaction: decoding a large or hostile photo
+    (up to the sandbox's time limit) must not hold SQLite's write lock or a PostgreSQL row lock."""
+    session = db.new_session()
+    try:
+        row = session.execute(
+            select(Upload.storage_key, Upload.size_bytes, Upload.status).where(Upload.id == payload["upload_id"])
+        ).first()
+    finally:
+        session.close()
+    if row is None or row.status != "processing":
+        return None
+    return inspect_original(payload["upload_id"], row.storage_key, row.size_bytes)
+
+
+def run_checks(session: Session, upload: Upload, inspected: Inspected | None = None) -> Inspection:
+    """Record the verdict of the stored original on the (locked) row, inspecting it first if not done yet."""
+    if inspected is None or inspected.storage_key != upload.storage_key:
+        inspected = inspect_original(upload.id, upload.storage_key, upload.size_bytes)
+    result, derivatives = inspected.result, inspected.derivatives
     upload.derivatives = derivatives
     upload.format = result.facts.get("format")
     upload.facts = result.facts
@@ -76,4 +114,4 @@ def check_upload(session: Session, payload: dict) -> None:
     if upload is None or upload.status != "processing":
         log.info("upload not awaiting checks; nothing to do", extra={"upload_id": payload["upload_id"]})
         return
-    run_checks(session, upload)
+    run_checks(session, upload, payload.get("_prepared"))
