@@ -32,6 +32,20 @@ def export(stmt: Select, row_to_dict: Callable, name: str, fieldnames: list[str]
     return csv_stream(rows(), name, ["id_number_masked", *fieldnames])
 
 
+def export_objects(stmt: Select, dump: Callable, name: str, fieldnames: list[str], filters: dict) -> Response:
+    """Stream the objects of ``stmt`` (up to CSV_MAX_ROWS) as CSV, each row made by ``dump``; the export is audited."""
+    with db.tx() as s:
+        shown = {k: str(v) for k, v in filters.items() if v is not None and k not in ("page", "page_size")}
+        audit.record(s, f"{name}.export", actor=g.actor, target_type=name, details={"filters": shown})
+    query = stmt.limit(CSV_MAX_ROWS).execution_options(yield_per=500)
+
+    def rows() -> Iterator[dict]:  # runs while the response streams, not before
+        for obj in db.session.scalars(query):
+            yield dump(obj)
+
+    return csv_stream(rows(), name, fieldnames)
+
+
 def page_rows(stmt: Select, page: int, page_size: int) -> tuple[list, dict]:
     """One page of result rows (not only their first column) and the X-Pagination metadata."""
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0

@@ -8,7 +8,8 @@ from flask_smorest import Blueprint
 
 from backend.db import db
 from backend.services import request_decisions, requests
-from mobile_api.pagination import CSV_MAX_ROWS, csv_response, paginate, pagination_header, wants_csv
+from mobile_api.field_export import export_objects
+from mobile_api.pagination import paginate, pagination_header, wants_csv
 from mobile_api.schemas.activities import DecisionIn, RequestOut, StaffRequestQuery, TransferIn
 from mobile_api.schemas.subjects import SubjectOut
 from mobile_api.security import authorize
@@ -25,8 +26,8 @@ class StaffRequests(MethodView):
         """List the requests of my jurisdiction, soonest due first (``awaiting_me``: those my role decides next)."""
         stmt = requests.list_staff(g.actor, args)
         if wants_csv():
-            rows = RequestOut(many=True).dump(db.session.scalars(stmt.limit(CSV_MAX_ROWS)))
-            return csv_response(rows, "requests", list(RequestOut().fields))
+            out = RequestOut()
+            return export_objects(stmt, out.dump, "requests", list(out.dump_fields), args)
         items, meta = paginate(db.session, stmt, args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 

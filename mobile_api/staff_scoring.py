@@ -9,8 +9,9 @@ from flask_smorest import Blueprint
 from backend.db import db
 from backend.services import access
 from backend.services.scoring import adjustments, appeals, employment, merits, read, release
+from mobile_api.field_export import export_objects
 from mobile_api.idempotent import idempotent
-from mobile_api.pagination import csv_response, paginate, pagination_header, wants_csv
+from mobile_api.pagination import paginate, pagination_header, wants_csv
 from mobile_api.schemas.scoring import (
     AdjustmentIn,
     AdjustmentOut,
@@ -40,7 +41,8 @@ def _subject(subject_id: int):
 
 def _listing(stmt, args, schema, name):
     if wants_csv():
-        return csv_response(schema(many=True).dump(db.session.scalars(stmt.limit(50_000))), name)
+        out = schema()
+        return export_objects(stmt, out.dump, name, list(out.dump_fields), args)
     items, meta = paginate(db.session, stmt, args["page"], args["page_size"])
     return items, 200, pagination_header(meta)
 
@@ -70,10 +72,16 @@ class SubjectScoreEvents(MethodView):
     @blp.arguments(EventQuery, location="query")
     @blp.response(200, EventOut(many=True))
     def get(self, args, subject_id):
-        """List a subject's scoring events, newest first."""
-        items, meta = paginate(
-            db.session, read.events_query(_subject(subject_id).id, args), args["page"], args["page_size"]
-        )
+        """List a subject's scoring events, newest first (CSV with Accept: text/csv)."""
+        stmt = read.events_query(_subject(subject_id).id, args)
+        if wants_csv():
+            out = EventOut()
+
+            def dump(event) -> dict:
+                return out.dump(read.event_out(db.session, [event])[0])
+
+            return export_objects(stmt, dump, "score_events", list(out.dump_fields), {**args, "subject_id": subject_id})
+        items, meta = paginate(db.session, stmt, args["page"], args["page_size"])
         return read.event_out(db.session, items), 200, pagination_header(meta)
 
 

@@ -58,6 +58,9 @@ def _write(actions: list[str], **kwargs) -> list[int]:
     return [r.id for r in _rows_after(before)]
 
 
+_TRIGGERS_SQL = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
+
+
 @contextmanager
 def append_only_triggers_off():
     """Do what a tamperer with database access would: switch the append-only triggers off (and back on)."""
@@ -77,8 +80,13 @@ def append_only_triggers_off():
     finally:
         with db.engine.begin() as conn:
             if db.is_sqlite:
+                # read the schema first: a pooled connection that last saw the triggers may otherwise
+                # answer "already exists" from its stale schema cache
+                present = {r.name for r in conn.execute(text(_TRIGGERS_SQL))}
                 for t in triggers:
-                    conn.exec_driver_sql(t.sql)
+                    if t.name not in present:
+                        conn.exec_driver_sql(t.sql)
+                assert {r.name for r in conn.execute(text(_TRIGGERS_SQL))} == {t.name for t in triggers}
             else:
                 conn.exec_driver_sql("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
 

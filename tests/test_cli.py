@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -14,8 +16,8 @@ from sqlalchemy import create_engine, inspect, text
 from backend import config
 from backend.cli import main
 from tests import backends
-from tests.conftest import ROOT
-from tests.test_ops import ZHIJIAO, http, served
+from tests.conftest import ROOT, wait_for
+from tests.test_ops import ZHIJIAO, free_port, http, served
 
 DEMO_PASSWORD = "Demo#2026"
 DEMO_ROLES = {
@@ -97,6 +99,16 @@ def test_seed_demo_creates_the_demo_data_set(seeded, cli_env):
     counts = _row_counts(_sa_url(cli_env))
     assert counts["subjects"] == 50
     assert counts["org_units"] == 1 + 1 + 1 + 2 + 4  # province, city, district, offices, grids
+    assert counts["public_credit_bases"] > 0
+    engine = create_engine(_sa_url(cli_env))
+    try:
+        with engine.connect() as conn:  # varied levels, types and dates
+            for column in ("supervision_level", "risk_level", "correction_type", "start_date", "end_date"):
+                assert conn.execute(text(f"SELECT count(DISTINCT {column}) FROM subjects")).scalar_one() >= 3, column
+            provincial = text("SELECT count(DISTINCT provincial_score) FROM public_credit_bases")
+            assert conn.execute(provincial).scalar_one() >= 3
+    finally:
+        engine.dispose()
 
 
 def test_seed_demo_is_idempotent(seeded, cli_env):
@@ -158,6 +170,45 @@ def test_create_user(seeded, cli_env, tmp_path):
         status, _, raw = http("POST", base + "/api/v1/auth/login", body)
         assert status == 200, raw
         assert json.loads(raw)["user"]["role"] == "officer"
+
+
+def _children_of(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+@pytest.mark.slow
+def test_run_serves_docs_with_a_worker_and_cron_and_ctrl_c_stops_them_all(seeded, cli_env, tmp_path):
+    port = free_port()
+    env = {**os.environ, **cli_env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "1"}
+    log = tmp_path / "run.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [ZHIJIAO, "run", "--no-seed"], env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=out
+        )
+        try:
+            wait_for(lambda: proc.poll() is not None or "Ctrl-C stops everything" in log.read_text(), timeout=90)
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert http("GET", f"http://127.0.0.1:{port}/docs")[0] == 200
+            children = _children_of(proc.pid)
+            assert len(children) >= 3, children  # api, worker, cron
+            proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the foreground process
+            assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    text_out = log.read_text()
+    assert "officer1" in text_out and "stopped: api, worker, cron" in text_out
+    alive = [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    assert alive == [], alive
 
 
 def test_seed_demo_refuses_production(cli_env):

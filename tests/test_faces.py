@@ -85,6 +85,7 @@ def check_in(client, app, headers: dict, data: bytes) -> dict:
     }
     resp = client.post("/api/v1/me/checkins", json=body, headers=headers)
     assert resp.status_code == 201, resp.get_json()
+    assert "done" in run_outbox()  # the attachment checks, which queue the face check
     assert "done" in run_outbox()  # the face check
     got = client.get(f"/api/v1/uploads/{uid}", headers=headers).get_json()
     got["checkin"] = resp.get_json()

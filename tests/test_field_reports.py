@@ -105,7 +105,7 @@ def test_reports_of_one_day_share_a_warning_whose_handling_reviews_them(client, 
     assert events(sid, "GRID_NEGATIVE") == []
 
 
-def test_need_and_negated_reports_wait_for_nobody(client, world, grid_h):
+def test_need_and_negated_reports_wait_for_nobody(client, world, grid_h, officer_h):
     sid = world.subjects["A"].id
     need = post_report(client, grid_h, sid, "王某失业在家,夫妻经常吵架")[0].get_json()
     assert (need["polarity"], need["status"]) == ("need", "recorded")
@@ -113,6 +113,10 @@ def test_need_and_negated_reports_wait_for_nobody(client, world, grid_h):
     negated = post_report(client, grid_h, sid, "王某没有打架,只是和邻居聊天")[0].get_json()
     assert (negated["polarity"], negated["hits"]) == ("neutral", [])
     assert warnings_of(sid) == [] and events(sid) == []
+    review = client.post(
+        f"/api/v1/staff/field-reports/{need['id']}/review", json={"decision": "confirm", "note": "x"}, headers=officer_h
+    )
+    assert review.status_code == 409 and review.get_json()["code"] == "FIELD_REPORT_NOT_UNDER_REVIEW"
 
 
 def test_a_suspect_photo_opens_its_review_and_a_confirmed_fraud_takes_the_points_back(client, world, grid_h, officer_h):
@@ -150,7 +154,10 @@ def test_bad_reports_are_refused_with_their_codes(client, world, grid_h):
     resp, body = post_report(client, grid_h, sid, "王某在帮助邻居")
     reused = client.post("/api/v1/grid/field-reports", json={**body, "client_id": "another"}, headers=grid_h)
     assert reused.status_code == 422 and reused.get_json()["code"] == "UPLOAD_ALREADY_ATTACHED"
-    for bad in ({"upload_ids": []}, {"text": ""}, {"latitude": 91}, {"observed_at": "yesterday"}, {"longitude": None}):
+    none = client.post("/api/v1/grid/field-reports", json={**body, "client_id": None, "upload_ids": []}, headers=grid_h)
+    assert none.status_code == 422 and none.get_json()["code"] == "FIELD_REPORT_PHOTO_REQUIRED"
+    bads = ({"upload_ids": None}, {"text": ""}, {"latitude": 91}, {"observed_at": "yesterday"}, {"longitude": None})
+    for bad in bads:
         resp = client.post("/api/v1/grid/field-reports", json={**body, "client_id": None, **bad}, headers=grid_h)
         assert resp.status_code == 400, (bad, resp.get_json())
 

@@ -9,7 +9,7 @@ from backend.models import User, utcnow
 from backend.services.scoring import emit_event
 from backend.services.scoring.sql import TZ
 from tests.factories import auth_header
-from tests.scoring_support import new_subject
+from tests.scoring_support import from_ledger, new_subject, sql_differences, stored
 
 
 def _me(client, subject) -> dict:
@@ -98,6 +98,27 @@ def test_history_has_daily_totals_and_causes(client, world):
     assert body["changes"][-1]["total_before"] == start and body["changes"][-1]["ref"].startswith("event:")
     bad = client.get("/api/v1/me/score/history?date_from=2026-05-01&date_to=2026-01-01", headers=headers)
     assert bad.status_code == 400
+
+
+def test_a_risk_reassessment_updates_the_score_and_is_dated_in_the_history(client, world):
+    p = new_subject(world)  # medium risk: the risk dimension starts at 70
+    officer = auth_header(client, "officerA")
+    before = client.get(f"/api/v1/staff/subjects/{p.id}/score", headers=officer).get_json()
+    assert before["dimensions"]["risk"] == 70
+    resp = client.patch(
+        f"/api/v1/staff/subjects/{p.id}", json={"risk_level": "high", "reason": "季度评估"}, headers=officer
+    )
+    assert resp.status_code == 200, resp.get_json()
+    after = client.get("/api/v1/me/score", headers=_me(client, p)).get_json()
+    assert (after["dimensions"]["risk"], after["total"]) == (40, before["total"] - 30)
+    change = client.get("/api/v1/me/score/history", headers=_me(client, p)).get_json()["changes"][-1]
+    assert (change["cause"], change["total_before"], change["total_after"]) == (
+        "risk_assessment",
+        before["total"],
+        before["total"] - 30,
+    )
+    assert change["details"] == {"from": "medium", "to": "high"} and change["at"]
+    assert stored(p.id) == from_ledger(p.id) and sql_differences() == []
 
 
 def test_staff_read_scores_in_their_jurisdiction_only(client, world):

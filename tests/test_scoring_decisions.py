@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend.db import db
 from backend.models import Notification, User, utcnow
@@ -121,6 +121,47 @@ def test_merit_routing_by_points(client, world):
     assert (got["behaviour"], got["public_welfare"]) == (100, 90)  # 85 + 20 clamped; 85 + 5
     assert {e.confirmed_by for e in events_of(p.id)} == {world.users["officer_A"].id, world.users["bureau_A"].id}
     assert _merit_decide(client, "bureauB", big["id"], "approve").status_code == 404
+
+
+def test_decisions_are_audited_and_told_to_the_subject(client, world):
+    from backend.models import AuditLog
+
+    start = db.session.scalar(select(func.coalesce(func.max(AuditLog.id), 0)))  # the audit log outlives tests
+    p = new_subject(world)
+    ten = _merit(client, p, "MERIT_COMMENDATION").get_json()  # exactly the officer's limit of 10 points
+    assert (ten["points"], ten["decider_role"]) == (10, "officer")
+    assert _merit_decide(client, "officerA", ten["id"], "approve").get_json()["status"] == "approved"
+    small = _merit(client, p, "MERIT_DONATION").get_json()
+    assert _merit_decide(client, "officerA", small["id"], "reject", "证明材料不足").get_json()["status"] == "rejected"
+    adj = client.post(
+        f"/api/v1/staff/subjects/{p.id}/adjustments",
+        json={"dimension": "behaviour", "points": 3, "reason": "补录表彰"},
+        headers=auth_header(client, "officerA"),
+    ).get_json()
+    decide = f"/api/v1/staff/adjustments/{adj['id']}/decision"
+    assert client.post(decide, json={"decision": "approve"}, headers=auth_header(client, "bureauA")).status_code == 200
+    job = {"kind": "job", "organisation": "富阳某物流公司", "started_on": "2026-02-10"}
+    url = f"/api/v1/staff/subjects/{p.id}/employment"
+    assert client.post(url, json=job, headers=auth_header(client, "officerA")).status_code == 201
+
+    def actions(target_type: str, target_id) -> list[str]:
+        where = (AuditLog.id > start, AuditLog.target_type == target_type, AuditLog.target_id == str(target_id))
+        return list(db.session.scalars(select(AuditLog.action).where(*where).order_by(AuditLog.id)))
+
+    assert actions("merit_application", ten["id"]) == ["merit.create", "merit.approved"]
+    assert actions("merit_application", small["id"]) == ["merit.create", "merit.rejected"]
+    assert actions("score_adjustment", adj["id"]) == ["score_adjustment.propose", "score_adjustment.approved"]
+    assert "employment.verify" in db.session.scalars(
+        select(AuditLog.action).where(AuditLog.target_type == "employment")
+    )
+    kinds = db.session.scalars(select(Notification.kind).where(Notification.user_id == p.user_id)).all()
+    assert sorted(k for k in kinds if k != "welcome") == [
+        "employment_verified",
+        "merit_decided",
+        "merit_decided",
+        "score_adjusted",
+    ]
+    assert stored(p.id) == from_ledger(p.id)
 
 
 def test_manual_adjustment_needs_two_people(client, world):

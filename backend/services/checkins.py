@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, and_, exists, select, update
 from sqlalchemy.orm import Session
 
 from backend.db import db
@@ -54,6 +54,19 @@ def own_subject(session: Session, actor: Actor) -> Subject:
     return subject
 
 
+def _own_subject_and_checkin(session: Session, actor: Actor, client_id: str) -> tuple[Subject, CheckIn | None]:
+    """``own_subject`` and the subject's check-in with ``client_id`` (a retry), in one statement."""
+    same = and_(CheckIn.subject_id == Subject.id, CheckIn.client_id == client_id)
+    row = session.execute(
+        select(Subject, CheckIn).outerjoin(CheckIn, same).where(Subject.id == (actor.subject_id or -1))
+    ).first()
+    if row is None:
+        raise NotFound("subject")
+    if row[0].status != "in_correction":
+        raise DomainError("SUBJECT_RELEASED")
+    return row[0], row[1]
+
+
 def create(
     actor: Actor, data: dict, *, offline: bool = False, kind: str = "checkin", request_id: int | None = None
 ) -> CheckIn:
@@ -66,10 +79,7 @@ def create(
     if claimed < now - MAX_AGE:
         raise DomainError("CAPTURED_AT_TOO_OLD", {"captured_at": [f"more than {MAX_AGE.days} days ago"]})
     with db.tx() as s:
-        subject = own_subject(s, actor)
-        found = s.scalar(
-            select(CheckIn).where(CheckIn.subject_id == subject.id, CheckIn.client_id == data["client_id"])
-        )
+        subject, found = _own_subject_and_checkin(s, actor, data["client_id"])
         if found is not None:
             return found
         where_at = claimed if (offline or data.get("offline")) else now
@@ -95,8 +105,9 @@ def create(
         s.add(c)
         s.flush()
         claim = Claim(claimed, lat, lon, time_tolerance=CHECKIN_TIME_TOLERANCE)
+        # the attachment checks (claim, duplicates, face check) need no request data: they run in a job
         evidence.attach(
-            s, actor, c.upload_id, subject_id=subject.id, record_type="checkin", record_id=c.id, claim=claim
+            s, actor, c.upload_id, subject_id=subject.id, record_type="checkin", record_id=c.id, claim=claim, defer=True
         )
         audit.record(
             s,

@@ -2,10 +2,11 @@
 
 Later features (check-in, reports, requests, appeals, face references) call ``attach`` inside their own
 create transaction. An upload attaches once. If its checks are still running, the claim is stored and
-checked when they finish. A suspect verdict opens a review for the officer and an ``EVIDENCE_SUSPECT``
-warning; it never penalises by itself. Other checks (the face check) add their reasons with
-``add_reasons``; features learn of verdicts through ``on_verdict`` and of confirmed fraud through
-``on_confirmed`` (the Scoring feature turns that into EVIDENCE_FRAUD).
+checked when they finish (a caller may defer them to a job in any case: check-ins do). A suspect verdict
+opens a review for the officer and an ``EVIDENCE_SUSPECT`` warning; it never penalises by itself. Other
+checks (the face check) add their reasons with ``add_reasons``; features learn of verdicts through
+``on_verdict`` and of confirmed fraud through ``on_confirmed`` (the Scoring feature turns that into
+EVIDENCE_FRAUD).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from backend.errors import DomainError
 from backend.models import Subject, Upload, UploadHashBand, utcnow
-from backend.services import audit
+from backend.services import audit, outbox
 from backend.services.actors import Actor
+from backend.services.handlers import handler
 from backend.services.statemachine import StateMachine
 from backend.services.uploads import UPLOAD_STATES
 from backend.services.warnings import raise_warning
@@ -34,6 +36,7 @@ from media.phash import bands, distance
 DUPLICATE_DISTANCE = 10
 BANDS = DUPLICATE_DISTANCE + 1  # pigeonhole: within 10 differing bits, one of 11 bands is equal
 
+EVALUATE_JOB = "evaluate_attachment"
 REVIEW_STATES = StateMachine("upload_review", {"open": {"confirmed", "cleared"}}, "open")
 VerdictHook = Callable[[Session, Upload], None]
 ConfirmedHook = Callable[[Session, Upload, Actor], None]
@@ -70,11 +73,14 @@ def attach(
     record_type: str,
     record_id: object,
     claim: Claim,
+    defer: bool = False,
 ) -> Upload:
     """Attach the actor's own upload to a record of ``subject_id`` in the caller's transaction.
 
     422 for an unknown or foreign upload, for one not completed, rejected or expired, and for one already
-    attached to another record; attaching again to the same record is a no-op (a retried create).
+    attached to another record; attaching again to the same record is a no-op (a retried create). With
+    ``defer`` the attachment checks of an already checked upload run in an outbox job queued in this
+    transaction (``evaluate_attachment``) instead of in it, as they do for one still being checked.
     """
     upload = session.scalar(select(Upload).where(Upload.id == upload_id).with_for_update())
     if upload is None or upload.owner_id != actor.user_id or upload.subject_id not in (None, subject_id):
@@ -98,8 +104,25 @@ def attach(
         details={"record_type": record_type, "record_id": str(record_id), "subject_id": subject_id},
     )
     if upload.status != "processing":
-        evaluate(session, upload)
+        if defer:
+            outbox.add(session, EVALUATE_JOB, {"upload_id": upload.id})
+        else:
+            evaluate(session, upload)
     return upload
+
+
+@handler(EVALUATE_JOB)
+def evaluate_attachment(session: Session, payload: dict) -> None:
+    """The deferred attachment checks of a checked upload; a missing, detached or rejected one is nothing to do.
+
+    The subject's row lock serialises one subject's evaluations, so of two near-duplicate photos attached
+    at once the later evaluation sees the earlier one's indexed hash.
+    """
+    upload = session.scalar(select(Upload).where(Upload.id == payload["upload_id"]).with_for_update())
+    if upload is None or upload.record_type is None or upload.status not in ("accepted", "suspect"):
+        return
+    session.execute(select(Subject.id).where(Subject.id == upload.subject_id).with_for_update())
+    evaluate(session, upload)
 
 
 def find_duplicate(session: Session, upload: Upload) -> tuple[Upload, int] | None:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from backend import runtime
@@ -49,34 +49,48 @@ def _existing(session: Session, user_id: int, scope: str, key: str) -> Idempoten
 _SEALED = "sealed"
 
 
-def run_once(user_id: int, scope: str, key: str, body_hash: str, create: Callable[[], tuple[int, object]]) -> Outcome:
-    """Run ``create`` (returning status and JSON body) once per key; replay its stored result after that."""
-    with db.tx() as s:
-        found = _existing(s, user_id, scope, key)
-        if found is not None:
-            return _replay(found, body_hash)
-        claim = IdempotencyRecord(
+def _claim(session: Session, user_id: int, scope: str, key: str, body_hash: str) -> int | None:
+    """Insert the claim in one statement; its id, or None when the key is already claimed (after the holder ends)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    now = utcnow()
+    stmt = (
+        insert(IdempotencyRecord)
+        .values(
             user_id=user_id,
             scope=scope,
             key=key,
             request_hash=body_hash,
-            expires_at=utcnow() + timedelta(days=runtime.settings().idempotency_days),
+            status_code=0,
+            created_at=now,
+            expires_at=now + timedelta(days=runtime.settings().idempotency_days),
         )
-        try:
-            with s.begin_nested():
-                s.add(claim)
-                s.flush()
-        except IntegrityError:
-            claim = None
-        if claim is None:
+        .on_conflict_do_nothing()
+        .returning(IdempotencyRecord.id)
+    )
+    return session.execute(stmt).scalar()
+
+
+def run_once(user_id: int, scope: str, key: str, body_hash: str, create: Callable[[], tuple[int, object]]) -> Outcome:
+    """Run ``create`` (returning status and JSON body) once per key; replay its stored result after that.
+
+    The claim is one ``INSERT … ON CONFLICT DO NOTHING RETURNING``: a concurrent duplicate's insert waits
+    on the unique index (SQLite: the write lock) until the holder ends, then finds its row and replays it.
+    """
+    with db.tx() as s:
+        claim_id = _claim(s, user_id, scope, key, body_hash)
+        if claim_id is None:
             found = _existing(s, user_id, scope, key)
             if found is None:  # the winner's record vanished in between (purged): let the client retry
                 raise DomainError("CONFLICT")
             return _replay(found, body_hash)
         status, payload = create()
         text = json.dumps(payload, default=str)
-        claim.status_code = status
-        claim.response_body = {_SEALED: crypto.encrypt(text)}
+        s.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == claim_id)
+            .values(status_code=status, response_body={_SEALED: crypto.encrypt(text)})
+            .execution_options(synchronize_session=False)
+        )
         return Outcome(status, json.loads(text), False)
 
 

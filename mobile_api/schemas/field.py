@@ -35,7 +35,7 @@ class FieldReportIn(Schema):
     latitude = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(min=-90, max=90))
     longitude = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(min=-180, max=180))
     observed_at = fields.AwareDateTime(required=True)
-    upload_ids = fields.List(id_field(), required=True, validate=validate.Length(min=1, max=9))
+    upload_ids = fields.List(id_field(), required=True, validate=validate.Length(max=9))  # none: 422 in the service
 
     @validates_schema
     def _both_or_neither(self, data, **_):
