@@ -236,7 +236,8 @@ def test_location_history_is_for_staff_with_a_purpose_and_audited(client, world,
     assert {(p["latitude"], p["longitude"]) for p in points if p["source"] == "checkin"} == {HOME, AWAY}
     assert any(p["source"] == "upload" for p in points)  # the selfies' EXIF GPS
     with db.tx() as s:
-        row = s.scalars(select(AuditLog).where(AuditLog.action == "subject.read_locations")).all()[-1]
+        reads = select(AuditLog).where(AuditLog.action == "subject.read_locations").order_by(AuditLog.id)
+        row = s.scalars(reads).all()[-1]
     assert row.purpose == "核查外出情况" and row.target_id == str(subject.id) and row.details["points"] == len(points)
     assert client.get(url + "&purpose=x", headers=auth_header(client, "gridA")).status_code == 403
     assert client.get(url + "&purpose=x", headers=auth_header(client, "officerB")).status_code == 404

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend.db import db
 from backend.models import AuditLog, User, utcnow
@@ -21,12 +21,21 @@ def _rows(resp) -> list[dict]:
     return list(csv.DictReader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
 
 
-def _exports(action: str) -> list[AuditLog]:
+def _floor() -> int:
+    """The newest audit row before this test: the log is a chain kept across tests."""
     with db.tx() as s:
-        return s.scalars(select(AuditLog).where(AuditLog.action == action)).all()
+        return s.scalar(select(func.max(AuditLog.id))) or 0
+
+
+def _exports(action: str, after: int) -> list[AuditLog]:
+    with db.tx() as s:
+        return list(
+            s.scalars(select(AuditLog).where(AuditLog.action == action, AuditLog.id > after).order_by(AuditLog.id))
+        )
 
 
 def test_a_subjects_score_events_as_csv(client, world):
+    floor = _floor()
     p, other = new_subject(world), new_subject(world, "B")
     emit_event(p, "CHECKIN_ONTIME", "checkin", 1, utcnow())
     emit_event(p, "CHECKIN_MISSED", "period", 2, utcnow())
@@ -42,7 +51,7 @@ def test_a_subjects_score_events_as_csv(client, world):
     assert [
         r["rule_code"] for r in _rows(client.get(url + "?rule_code=CHECKIN_MISSED", headers={**officer, **CSV}))
     ] == ["CHECKIN_MISSED"]
-    first, second = _exports("score_events.export")
+    first, second = _exports("score_events.export", floor)
     assert first.details["filters"] == {"subject_id": str(p.id)}
     assert second.details["filters"] == {"subject_id": str(p.id), "rule_code": "CHECKIN_MISSED"}
     foreign = client.get(f"/api/v1/staff/subjects/{other.id}/score/events", headers={**officer, **CSV})
@@ -50,6 +59,7 @@ def test_a_subjects_score_events_as_csv(client, world):
 
 
 def test_appeals_and_merit_applications_as_csv(client, world):
+    floor = _floor()
     p = new_subject(world)
     subject_h = auth_header(client, db.session.get(User, p.user_id).username)
     missed = emit_event(p, "CHECKIN_MISSED", "period", 1, utcnow()).event
@@ -65,4 +75,4 @@ def test_appeals_and_merit_applications_as_csv(client, world):
         str(merit.get_json()["id"])
     ]
     assert _rows(client.get("/api/v1/staff/appeals", headers={**auth_header(client, "officerB"), **CSV})) == []
-    assert len(_exports("appeals.export")) == 2 and len(_exports("merit_applications.export")) == 1
+    assert len(_exports("appeals.export", floor)) == 2 and len(_exports("merit_applications.export", floor)) == 1
