@@ -15,8 +15,7 @@ import re
 from dataclasses import dataclass
 
 import ahocorasick
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db import db
@@ -26,6 +25,7 @@ from backend.services import access, audit
 from backend.services.actors import Actor
 from backend.services.keyword_defaults import DEFAULT_V1
 from backend.services.scoring.sql import insert_ignore
+from backend.services.versioned import add_next_version
 
 register("KEYWORD_DICTIONARY_INVALID", 422, "关键词词典不符合要求", "The keyword dictionary is not valid")
 access.allow("keywords.manage", {"admin"})
@@ -230,14 +230,8 @@ def publish(actor: Actor, data: object, note: str | None) -> KeywordDictionary:
     clean = validate(data)
     with db.tx() as s:
         ensure_default(s)
-        version = (s.scalar(select(func.max(KeywordDictionary.version))) or 0) + 1
-        row = KeywordDictionary(version=version, data=clean, note=note, published_by=actor.user_id)
-        try:
-            with s.begin_nested():
-                s.add(row)
-                s.flush()
-        except IntegrityError:
-            raise DomainError("CONFLICT", detail="another version was published at the same moment") from None
+        row = add_next_version(s, KeywordDictionary, data=clean, note=note, published_by=actor.user_id)
+        version = row.version
         audit.record(
             s,
             "keywords.publish",

@@ -10,8 +10,7 @@ from __future__ import annotations
 import copy
 import re
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db import db
@@ -20,6 +19,7 @@ from backend.models.field import SuggestionTriggerSet
 from backend.services import access, audit
 from backend.services.actors import Actor
 from backend.services.scoring.sql import insert_ignore
+from backend.services.versioned import add_next_version
 
 register("SUGGESTION_TRIGGERS_INVALID", 422, "建议触发规则不符合要求", "The suggestion triggers are not valid")
 access.allow("suggestion_triggers.manage", {"admin"})
@@ -209,14 +209,8 @@ def publish(actor: Actor, data: object, note: str | None) -> SuggestionTriggerSe
     clean = validate(data)
     with db.tx() as s:
         ensure_default(s)
-        version = (s.scalar(select(func.max(SuggestionTriggerSet.version))) or 0) + 1
-        row = SuggestionTriggerSet(version=version, data=clean, note=note, published_by=actor.user_id)
-        try:
-            with s.begin_nested():
-                s.add(row)
-                s.flush()
-        except IntegrityError:
-            raise DomainError("CONFLICT", detail="another version was published at the same moment") from None
+        row = add_next_version(s, SuggestionTriggerSet, data=clean, note=note, published_by=actor.user_id)
+        version = row.version
         codes = [t["code"] for t in clean["triggers"]]
         audit.record(
             s,
