@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import islice
+
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend.services import education, locations, service_reports
-from mobile_api.pagination import csv_response, pagination_header, wants_csv
+from mobile_api.pagination import CSV_MAX_ROWS, csv_stream, pagination_header, wants_csv
 from mobile_api.schemas.activities import (
     EducationOut,
     EducationVerificationIn,
@@ -28,9 +30,11 @@ class Locations(MethodView):
     @blp.response(200, LocationOut(many=True))
     def get(self, args, subject_id):
         """List a subject's location history (check-in and photo GPS points); ``purpose`` required, audited."""
+        if wants_csv():  # every point of the dates, streamed (the export audited with its purpose and dates)
+            points = locations.export(g.actor, subject_id, args["purpose"], args["date_from"], args["date_to"])
+            out = LocationOut()
+            return csv_stream((out.dump(p) for p in islice(points, CSV_MAX_ROWS)), "locations", list(out.fields))
         points = locations.history(g.actor, subject_id, args["purpose"], args["date_from"], args["date_to"])
-        if wants_csv():
-            return csv_response(LocationOut(many=True).dump(points), "locations", list(LocationOut().fields))
         page, size = args["page"], args["page_size"]
         total = len(points)
         pages = (total + size - 1) // size

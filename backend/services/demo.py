@@ -1,4 +1,5 @@
-"""Demo data for the embedded default: one district of Hangzhou, its offices and grids, staff and ~50 subjects.
+"""Demo data for the embedded default: one district of Hangzhou, its offices and grids, staff, ~50 subjects and
+their activity (``demo_activity``: scores, scoring events, warnings, a pending leave, suggestions).
 
 Idempotent: every row is looked up by its stable code or username first, so a second run adds nothing (not
 even an audit row). The data is reproducible (a fixed random seed) relative to today's date in Asia/Shanghai.
@@ -15,9 +16,12 @@ from sqlalchemy.orm import Session
 
 from backend import runtime
 from backend.db import db
-from backend.models import OrgUnit, PublicCreditBase, Subject, User
+from backend.models import OrgUnit, PublicCreditBase, Subject, User, Warning
+from backend.models.field import Suggestion
+from backend.models.scoring import ScoreEvent
 from backend.models.subject import CORRECTION_TYPES, RISK_LEVELS, SUPERVISION_LEVELS
 from backend.services import audit, crypto, idcard, passwords
+from backend.services.demo_activity import RED, seed_activity
 from backend.services.orgs import create_unit
 from backend.services.users import create_user
 
@@ -129,12 +133,13 @@ def _subject(s: Session, n: int, rng: random.Random, today: date, units: dict, s
     )
     s.add(subject)
     s.flush()
+    provincial = rng.randrange(560, 980)
     if n % 7 != 0:  # every 7th stays without an imported base (provisional base, base_pending)
         s.add(
             PublicCreditBase(
                 subject_id=subject.id,
                 as_of=today.replace(day=1),
-                provincial_score=rng.randrange(560, 980),
+                provincial_score=580 if n in RED else provincial,  # the red ones start low
                 source="demo",
             )
         )
@@ -155,13 +160,20 @@ def seed(count: int = 50) -> dict[str, int]:
             rng = random.Random(2026 * 1000 + n)  # noqa: S311 - reproducible demo data per subject, not security
             if f"subject{n}" not in existing:
                 created.append(f"subject:{_subject(s, n, rng, today, units, staff, pw).id}")
+        rows = s.execute(select(User.username, Subject).join(Subject, Subject.user_id == User.id)).all()
+        numbered = {int(u[7:]): subj for u, subj in rows if u[7:].isdigit() and u.startswith("subject")}
+        created += seed_activity(s, {n: numbered[n] for n in range(1, count + 1) if n in numbered}, today)
         if created:  # one audit row per run that changed something: counts and a digest of the ids
             subjects = sum(c.startswith("subject:") for c in created)
-            audit.record_bulk(s, "demo.seed", created, counts={"subjects": subjects})
+            events = sum(c.startswith("event:") for c in created)
+            audit.record_bulk(s, "demo.seed", created, counts={"subjects": subjects, "score_events": events})
         result = {
             "created": len(created),
             "org_units": s.scalar(select(func.count()).select_from(OrgUnit)) or 0,
             "users": s.scalar(select(func.count()).select_from(User)) or 0,
             "subjects": s.scalar(select(func.count()).select_from(Subject)) or 0,
+            "score_events": s.scalar(select(func.count()).select_from(ScoreEvent)) or 0,
+            "warnings": s.scalar(select(func.count()).select_from(Warning)) or 0,
+            "suggestions": s.scalar(select(func.count()).select_from(Suggestion)) or 0,
         }
     return result

@@ -238,7 +238,8 @@ def update(actor: Actor, subject_id: int, changes: dict, reason: str | None) -> 
 def record_export(actor: Actor, count: int, filters: dict) -> None:
     """Audit a CSV export of a subject list (personal data leaving the system in bulk)."""
     with db.tx() as s:
-        audit.record(s, "subject.export", actor=actor, target_type="subject", details={"rows": count, **filters})
+        details = {"rows": count, "filters": filters}
+        audit.record(s, "subject.export", actor=actor, target_type="subject", details=details)
 
 
 def changes_of(session: Session, subject_id: int) -> list[SubjectChange]:
