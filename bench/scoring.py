@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from pgload import copy_rows, fresh_database, ts  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,27 +58,6 @@ MIX = [
 EMIT_RULES = ["CHECKIN_ONTIME", "CHECKIN_MISSED", "GRID_POSITIVE", "GRID_NEGATIVE", "SERVICE_HOUR"]
 NOW = datetime.now(UTC).replace(microsecond=0)
 DUE_LO, DUE_HI = NOW - timedelta(days=2), NOW - timedelta(days=1)
-
-
-def ts(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M:%S+00")
-
-
-def fresh_database(base: str, name: str) -> str:
-    admin = base.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return base.rsplit("/", 1)[0] + f"/{name}"
-
-
-def copy_rows(cur, table: str, columns: list[str], rows) -> int:
-    n = 0
-    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
-        for row in rows:
-            cp.write_row(row)
-            n += 1
-    return n
 
 
 def load_people(conn, subjects: int, rng: random.Random) -> None:

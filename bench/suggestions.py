@@ -38,6 +38,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
+from pgload import copy_rows, fresh_database, ts  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -60,27 +61,6 @@ CATEGORIES = [["new_job"], ["helping_others", "volunteering"], ["unemployment"],
 
 def grade(total: int) -> str:
     return next(code for lo, code in BANDS if total >= lo)
-
-
-def ts(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")
-
-
-def fresh_database(base: str, name: str) -> str:
-    admin = base.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return base.rsplit("/", 1)[0] + f"/{name}"
-
-
-def copy_rows(cur, table: str, columns: list[str], rows) -> int:
-    n = 0
-    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
-        for row in rows:
-            cp.write_row(row)
-            n += 1
-    return n
 
 
 C = str.split  # column lists, written as one string each
