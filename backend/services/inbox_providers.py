@@ -28,60 +28,47 @@ def _officer() -> object:
     return literal("officer", type_=String)
 
 
+def _items(model, *, subtype, title, decider=None, due=None, created=None) -> Select:
+    """``inbox.COLUMNS`` for rows of ``model``, joined to their subject (whose current office routes them).
+
+    By default the officer decides, and the row's own ``due_at`` and ``created_at`` are used.
+    """
+    return select(
+        model.id.label("item_id"),
+        model.subject_id,
+        Subject.office_id,
+        (_officer() if decider is None else decider).label("decider_role"),
+        (model.due_at if due is None else due).label("due_at"),
+        (model.created_at if created is None else created).label("created_at"),
+        subtype.label("subtype"),
+        title.label("title"),
+    ).join(Subject, Subject.id == model.subject_id)
+
+
 @provider("request", "/api/v1/staff/requests/{id}/decision")
 def requests(actor: Actor | None) -> Select:
     """Leave, visitor, residence-change and restricted-place requests awaiting a decision or a recommendation."""
-    return (
-        select(
-            SubjectRequest.id.label("item_id"),
-            SubjectRequest.subject_id,
-            Subject.office_id,
-            SubjectRequest.decider_role,
-            SubjectRequest.due_at,
-            SubjectRequest.created_at,
-            SubjectRequest.type.label("subtype"),
-            SubjectRequest.destination.label("title"),
-        )
-        .join(Subject, Subject.id == SubjectRequest.subject_id)
-        .where(SubjectRequest.status.in_(("pending", "recommended")), SubjectRequest.decider_role.is_not(None))
-    )
+    return _items(
+        SubjectRequest,
+        decider=SubjectRequest.decider_role,
+        subtype=SubjectRequest.type,
+        title=SubjectRequest.destination,
+    ).where(SubjectRequest.status.in_(("pending", "recommended")), SubjectRequest.decider_role.is_not(None))
 
 
 @provider("service_verification", "/api/v1/staff/service-reports/{id}/verification")
 def service_reports(actor: Actor | None) -> Select:
     """Community service reports awaiting the officer's verification."""
-    return (
-        select(
-            ServiceReport.id.label("item_id"),
-            ServiceReport.subject_id,
-            Subject.office_id,
-            _officer().label("decider_role"),
-            ServiceReport.due_at,
-            ServiceReport.created_at,
-            ServiceReport.source.label("subtype"),
-            ServiceReport.activity_type.label("title"),
-        )
-        .join(Subject, Subject.id == ServiceReport.subject_id)
-        .where(ServiceReport.status == "pending")
+    return _items(ServiceReport, subtype=ServiceReport.source, title=ServiceReport.activity_type).where(
+        ServiceReport.status == "pending"
     )
 
 
 @provider("education_verification", "/api/v1/staff/education-sessions/{id}/verification")
 def education_sessions(actor: Actor | None) -> Select:
     """Offline and 集中教育 sessions awaiting the officer's confirmation."""
-    return (
-        select(
-            EducationSession.id.label("item_id"),
-            EducationSession.subject_id,
-            Subject.office_id,
-            _officer().label("decider_role"),
-            EducationSession.due_at,
-            EducationSession.created_at,
-            EducationSession.mode.label("subtype"),
-            EducationSession.course.label("title"),
-        )
-        .join(Subject, Subject.id == EducationSession.subject_id)
-        .where(EducationSession.mode != "online", EducationSession.status == "pending")
+    return _items(EducationSession, subtype=EducationSession.mode, title=EducationSession.course).where(
+        EducationSession.mode != "online", EducationSession.status == "pending"
     )
 
 
@@ -89,17 +76,7 @@ def education_sessions(actor: Actor | None) -> Select:
 def appeals(actor: Actor | None) -> Select:
     """Pending appeals; an officer never sees one against an event they took part in."""
     stmt = (
-        select(
-            Appeal.id.label("item_id"),
-            Appeal.subject_id,
-            Subject.office_id,
-            Appeal.decider_role,
-            Appeal.due_at,
-            Appeal.created_at,
-            ScoreEvent.rule_code.label("subtype"),
-            Appeal.reason.label("title"),
-        )
-        .join(Subject, Subject.id == Appeal.subject_id)
+        _items(Appeal, decider=Appeal.decider_role, subtype=ScoreEvent.rule_code, title=Appeal.reason)
         .join(ScoreEvent, ScoreEvent.id == Appeal.event_id)
         .where(Appeal.status == "pending")
     )
@@ -111,39 +88,24 @@ def appeals(actor: Actor | None) -> Select:
 @provider("merit_application", "/api/v1/staff/merit-applications/{id}/decision")
 def merit_applications(actor: Actor | None) -> Select:
     """我要加分 applications awaiting the officer (up to the limit) or the bureau."""
-    return (
-        select(
-            MeritApplication.id.label("item_id"),
-            MeritApplication.subject_id,
-            Subject.office_id,
-            MeritApplication.decider_role,
-            MeritApplication.due_at,
-            MeritApplication.created_at,
-            MeritApplication.rule_code.label("subtype"),
-            MeritApplication.description.label("title"),
-        )
-        .join(Subject, Subject.id == MeritApplication.subject_id)
-        .where(MeritApplication.status == "pending")
-    )
+    return _items(
+        MeritApplication,
+        decider=MeritApplication.decider_role,
+        subtype=MeritApplication.rule_code,
+        title=MeritApplication.description,
+    ).where(MeritApplication.status == "pending")
 
 
 @provider("adjustment", "/api/v1/staff/adjustments/{id}/decision")
 def adjustments(actor: Actor | None) -> Select:
     """Manual score corrections proposed by an officer, awaiting a bureau user's approval (no due time)."""
-    return (
-        select(
-            ScoreAdjustment.id.label("item_id"),
-            ScoreAdjustment.subject_id,
-            Subject.office_id,
-            literal("bureau", type_=String).label("decider_role"),
-            cast(null(), DateTime(timezone=True)).label("due_at"),
-            ScoreAdjustment.created_at,
-            ScoreAdjustment.dimension.label("subtype"),
-            ScoreAdjustment.reason.label("title"),
-        )
-        .join(Subject, Subject.id == ScoreAdjustment.subject_id)
-        .where(ScoreAdjustment.status == "pending")
-    )
+    return _items(
+        ScoreAdjustment,
+        decider=literal("bureau", type_=String),
+        due=cast(null(), DateTime(timezone=True)),
+        subtype=ScoreAdjustment.dimension,
+        title=ScoreAdjustment.reason,
+    ).where(ScoreAdjustment.status == "pending")
 
 
 @provider("suspect_evidence", "/api/v1/staff/uploads/{id}/review")
@@ -156,17 +118,13 @@ def suspect_evidence(actor: Actor | None) -> Select:
         Warning.status != "handled",
     )
     return (
-        select(
-            Upload.id.label("item_id"),
-            Upload.subject_id,
-            Subject.office_id,
-            _officer().label("decider_role"),
-            Warning.due_at,
-            Upload.attached_at.label("created_at"),
-            Upload.record_type.label("subtype"),
-            literal("照片证据存疑,请审核", type_=String).label("title"),
+        _items(
+            Upload,
+            due=Warning.due_at,
+            created=Upload.attached_at,
+            subtype=Upload.record_type,
+            title=literal("照片证据存疑,请审核", type_=String),
         )
-        .join(Subject, Subject.id == Upload.subject_id)
         .outerjoin(Warning, warning)
         .where(Upload.review_status == "open")
     )
@@ -175,55 +133,22 @@ def suspect_evidence(actor: Actor | None) -> Select:
 @provider("negative_field_report", "/api/v1/staff/field-reports/{id}/review")
 def negative_field_reports(actor: Actor | None) -> Select:
     """Negative grid reports awaiting the officer's confirmation or dismissal."""
-    return (
-        select(
-            FieldReport.id.label("item_id"),
-            FieldReport.subject_id,
-            Subject.office_id,
-            _officer().label("decider_role"),
-            FieldReport.due_at,
-            FieldReport.created_at,
-            FieldReport.severity.label("subtype"),
-            FieldReport.text.label("title"),
-        )
-        .join(Subject, Subject.id == FieldReport.subject_id)
-        .where(FieldReport.status == "pending_review")
+    return _items(FieldReport, subtype=FieldReport.severity, title=FieldReport.text).where(
+        FieldReport.status == "pending_review"
     )
 
 
 @provider("warning", "/api/v1/staff/warnings/{id}/handle")
 def warnings(actor: Actor | None) -> Select:
     """Unhandled warnings (except those whose work item is listed under its own kind)."""
-    return (
-        select(
-            Warning.id.label("item_id"),
-            Warning.subject_id,
-            Subject.office_id,
-            _officer().label("decider_role"),
-            Warning.due_at,
-            Warning.created_at,
-            Warning.kind.label("subtype"),
-            Warning.title,
-        )
-        .join(Subject, Subject.id == Warning.subject_id)
-        .where(Warning.status != "handled", Warning.kind.not_in(MIRRORED_WARNINGS))
+    return _items(Warning, subtype=Warning.kind, title=Warning.title).where(
+        Warning.status != "handled", Warning.kind.not_in(MIRRORED_WARNINGS)
     )
 
 
 @provider("suggestion", "/api/v1/staff/suggestions/{id}")
 def suggestions(actor: Actor | None) -> Select:
     """Open suggestions to accept or dismiss, and accepted ones to complete."""
-    return (
-        select(
-            Suggestion.id.label("item_id"),
-            Suggestion.subject_id,
-            Subject.office_id,
-            _officer().label("decider_role"),
-            Suggestion.due_at,
-            Suggestion.created_at,
-            Suggestion.kind.label("subtype"),
-            Suggestion.title,
-        )
-        .join(Subject, Subject.id == Suggestion.subject_id)
-        .where(Suggestion.status.in_(("open", "accepted")))
+    return _items(Suggestion, subtype=Suggestion.kind, title=Suggestion.title).where(
+        Suggestion.status.in_(("open", "accepted"))
     )
