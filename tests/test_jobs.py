@@ -88,8 +88,8 @@ def new_notification(user_id: int, queue: str = "default") -> tuple[int, int]:
         n = Notification(user_id=user_id, kind="test", title="测试")
         s.add(n)
         s.flush()
-        msg = outbox.add(s, "deliver_notification", {"notification_id": n.id}, queue=queue)
-    return msg.id, n.id
+        msg_id = outbox.add(s, "deliver_notification", {"notification_id": n.id}, queue=queue)
+    return msg_id, n.id
 
 
 def state(outbox_id: int, notification_id: int) -> tuple:
@@ -141,7 +141,7 @@ def test_push_waits_for_the_outermost_commit(world):
             n = Notification(user_id=uid, kind="test", title="测试")
             inner.add(n)
             inner.flush()
-            row_id = outbox.add(inner, "deliver_notification", {"notification_id": n.id}, queue=IDLE).id
+            row_id = outbox.add(inner, "deliver_notification", {"notification_id": n.id}, queue=IDLE)
         assert not Job.exists(outbox.job_id(row_id), connection=get_redis())  # the inner block does not commit
         s.flush()
         assert not Job.exists(outbox.job_id(row_id), connection=get_redis())
@@ -156,7 +156,7 @@ def test_a_rolled_back_transaction_pushes_nothing(world):
         n = Notification(user_id=uid, kind="test", title="测试")
         s.add(n)
         s.flush()
-        rolled = outbox.add(s, "deliver_notification", {"notification_id": n.id}, queue=IDLE).id
+        rolled = outbox.add(s, "deliver_notification", {"notification_id": n.id}, queue=IDLE)
         raise RuntimeError("the change fails after the outbox row was written")
     assert row(rolled) is None and idle.count == 0
     assert not Job.exists(outbox.job_id(rolled), connection=get_redis())
@@ -172,7 +172,7 @@ def test_a_savepoint_rollback_keeps_the_outer_push(world):
         n = Notification(user_id=uid, kind="test", title="测试")
         s.add(n)
         s.flush()
-        kept = outbox.add(s, "deliver_notification", {"notification_id": n.id}, queue=IDLE).id
+        kept = outbox.add(s, "deliver_notification", {"notification_id": n.id}, queue=IDLE)
         with pytest.raises(ValueError), s.begin_nested():
             raise ValueError("a savepoint fails (say, a duplicate insert) and is rolled back")
     assert outbox.get_queue(IDLE).job_ids == [outbox.job_id(kept)]

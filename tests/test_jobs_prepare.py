@@ -42,7 +42,7 @@ def test_prepare_runs_without_the_write_lock_and_feeds_the_handler(world):
 
     try:
         with db.tx() as s:
-            row_id = outbox.add(s, JOB, {"n": 7}).id
+            row_id = outbox.add(s, JOB, {"n": 7})
         assert run_outbox(row_id) == "done"
         assert seen == [{"phase_one_saw": 7, "writer_finished": True}]
         assert run_outbox(row_id) == "already-done"  # the second run prepares nothing and changes nothing

@@ -26,7 +26,7 @@ HOME = (30.2741, 120.1551)
 _record_ids = itertools.count(1)
 
 
-def attach_to_test_record(username: str, upload_id: int, claim: Claim) -> Upload:
+def attach_to_test_record(username: str, upload_id: int, claim: Claim) -> None:
     """A stand-in for the check-in/report/request creates of later issues: one record, one photo."""
     with db.tx() as s:
         user = s.scalar(select(User).where(User.username == username))
@@ -36,7 +36,7 @@ def attach_to_test_record(username: str, upload_id: int, claim: Claim) -> Upload
             from backend.models import Subject
 
             subject_id = s.scalar(select(Subject.id).where(Subject.name == "对象A"))
-        return evidence.attach(
+        evidence.attach(
             s,
             actor,
             upload_id,

@@ -12,9 +12,10 @@ import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from backend import runtime
@@ -98,6 +99,30 @@ def compute_mac(prev_mac: str, row: Any, key: bytes | None = None) -> str:
     return hmac.new(key, (prev_mac + "\n" + canonical(row)).encode(), hashlib.sha256).hexdigest()
 
 
+#: PostgreSQL, one round trip: take the chain lock, then (a new statement, so a new snapshot that sees the
+#: last holder's commit) read the chain's last row
+_PG_LOCK_AND_LAST = (
+    f"SELECT pg_advisory_xact_lock({_LOCK_KEY}); "  # noqa: S608 - a constant, no input
+    "SELECT id, mac FROM audit_log ORDER BY id DESC LIMIT 1"
+)
+
+
+def _lock_and_last(session: Session) -> tuple[int, str]:
+    """Take the chain lock (PostgreSQL: advisory; SQLite: the write lock taken at BEGIN) and read the last link."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        cur = conn.connection.cursor()  # the transaction's own DBAPI connection: no parameters, so one simple query
+        try:
+            cur.execute(_PG_LOCK_AND_LAST)
+            cur.nextset()
+            last = cur.fetchone()
+        finally:
+            cur.close()
+    else:
+        last = conn.execute(select(AuditLog.id, AuditLog.mac).order_by(AuditLog.id.desc()).limit(1)).first()
+    return (last[0], last[1]) if last else (0, GENESIS)
+
+
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     # SQLAlchemy also fires this when a savepoint is released: wait for the outermost commit, so the
@@ -107,18 +132,16 @@ def _write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    last = session.execute(select(AuditLog.id, AuditLog.mac).order_by(AuditLog.id.desc()).limit(1)).first()
-    prev_id, prev_mac = (last[0], last[1]) if last else (0, GENESIS)
+    session.flush()  # the transaction's own writes first, before the chain lock is taken
+    prev_id, prev_mac = _lock_and_last(session)
+    rows = []
     for _tx, item in pending:
-        row = AuditLog(id=prev_id + 1, created_at=utcnow(), **item)
-        row.details = json.loads(json.dumps(row.details, default=str))  # what the database will give back
-        row.prev_mac = prev_mac
-        row.mac = compute_mac(prev_mac, row)
-        session.add(row)
-        prev_id, prev_mac = row.id, row.mac
-    session.flush()
+        row = {**item, "id": prev_id + 1, "created_at": utcnow(), "prev_mac": prev_mac}
+        row["details"] = json.loads(json.dumps(row["details"], default=str))  # what the database will give back
+        row["mac"] = compute_mac(prev_mac, SimpleNamespace(**row))
+        rows.append(row)
+        prev_id, prev_mac = row["id"], row["mac"]
+    session.connection().execute(insert(AuditLog.__table__), rows)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from backend.errors import DomainError
 from backend.models import Subject, Upload, UploadHashBand, utcnow
@@ -64,6 +65,11 @@ def confirmed_hooks() -> tuple[ConfirmedHook, ...]:
     return tuple(_confirmed_hooks)
 
 
+_UPLOADS = Upload.__table__
+#: the upload states in which a photo may be attached (checks running, or done and not rejected)
+ATTACHABLE = ("processing", "accepted", "suspect")
+
+
 def attach(
     session: Session,
     actor: Actor,
@@ -74,41 +80,70 @@ def attach(
     record_id: object,
     claim: Claim,
     defer: bool = False,
-) -> Upload:
+) -> None:
     """Attach the actor's own upload to a record of ``subject_id`` in the caller's transaction.
 
     422 for an unknown or foreign upload, for one not completed, rejected or expired, and for one already
     attached to another record; attaching again to the same record is a no-op (a retried create). With
     ``defer`` the attachment checks of an already checked upload run in an outbox job queued in this
     transaction (``evaluate_attachment``) instead of in it, as they do for one still being checked.
+
+    The usual case is one conditional ``UPDATE … RETURNING`` (it takes the row lock); only when it matches
+    nothing is the row read, to tell a retry from each refusal.
     """
-    upload = session.scalar(select(Upload).where(Upload.id == upload_id).with_for_update())
-    if upload is None or upload.owner_id != actor.user_id or upload.subject_id not in (None, subject_id):
-        raise DomainError("UPLOAD_UNKNOWN", {"upload_id": [str(upload_id)]})
-    if upload.record_type is not None:
-        if (upload.record_type, upload.record_id) == (record_type, str(record_id)):
-            return upload
-        raise DomainError("UPLOAD_ALREADY_ATTACHED", {"upload_id": [str(upload_id)]})
-    if upload.status not in ("processing", "accepted", "suspect"):
-        raise DomainError("UPLOAD_NOT_ATTACHABLE", {"upload_id": [str(upload_id)], "status": [upload.status]})
-    upload.subject_id = subject_id
-    upload.record_type, upload.record_id = record_type, str(record_id)
-    upload.attached_at = utcnow()
-    upload.claim = claim.to_json()
+    values = {
+        "subject_id": subject_id,
+        "record_type": record_type,
+        "record_id": str(record_id),
+        "attached_at": utcnow(),
+        "claim": claim.to_json(),
+    }
+    t = _UPLOADS.c
+    status = session.execute(
+        update(_UPLOADS)
+        .where(
+            t.id == upload_id,
+            t.owner_id == actor.user_id,
+            or_(t.subject_id.is_(None), t.subject_id == subject_id),
+            t.record_type.is_(None),
+            t.status.in_(ATTACHABLE),
+        )
+        .values(**values)
+        .returning(t.status)
+    ).scalar()
+    loaded = session.identity_map.get(identity_key(Upload, upload_id))
+    if loaded is not None:  # a copy loaded earlier in this session is stale now
+        session.expire(loaded)
+    if status is None:
+        _refuse_attach(session, actor, upload_id, subject_id, record_type, str(record_id))
+        return  # attached to this record already: a retried create
     audit.record(
         session,
         "upload.attach",
         actor=actor,
         target_type="upload",
-        target_id=upload.id,
+        target_id=upload_id,
         details={"record_type": record_type, "record_id": str(record_id), "subject_id": subject_id},
     )
-    if upload.status != "processing":
+    if status != "processing":
         if defer:
-            outbox.add(session, EVALUATE_JOB, {"upload_id": upload.id})
+            outbox.add(session, EVALUATE_JOB, {"upload_id": upload_id})
         else:
-            evaluate(session, upload)
-    return upload
+            evaluate(session, session.get(Upload, upload_id))
+
+
+def _refuse_attach(
+    session: Session, actor: Actor, upload_id: int, subject_id: int, record_type: str, record_id: str
+) -> None:
+    """Why ``attach`` matched nothing: the refusal, or nothing when the upload is on this record already."""
+    upload = session.scalar(select(Upload).where(Upload.id == upload_id))
+    if upload is None or upload.owner_id != actor.user_id or upload.subject_id not in (None, subject_id):
+        raise DomainError("UPLOAD_UNKNOWN", {"upload_id": [str(upload_id)]})
+    if upload.record_type is not None:
+        if (upload.record_type, upload.record_id) == (record_type, record_id):
+            return
+        raise DomainError("UPLOAD_ALREADY_ATTACHED", {"upload_id": [str(upload_id)]})
+    raise DomainError("UPLOAD_NOT_ATTACHABLE", {"upload_id": [str(upload_id)], "status": [upload.status]})
 
 
 @handler(EVALUATE_JOB)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shapely.geometry import Point, Polygon
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, aliased
 
 from backend.errors import DomainError, register
@@ -86,12 +86,31 @@ def distance_to_area(area: dict, lat: float, lon: float) -> float | None:
     return float(poly.distance(Point(0.0, 0.0)))
 
 
-def district_of(session: Session, subject: Subject) -> OrgUnit | None:
-    """The district above the subject's office (one query)."""
-    office = aliased(OrgUnit)
-    return session.scalar(
-        select(OrgUnit).join(office, office.parent_id == OrgUnit.id).where(office.id == subject.office_id)
+_OFFICE = aliased(OrgUnit, name="geo_office")
+_DISTRICT = aliased(OrgUnit, name="geo_district")
+
+
+def with_district(stmt: Select, office_id: ColumnElement) -> Select:
+    """``stmt`` plus two columns, the id and area of the district above the office ``office_id`` (outer joins).
+
+    Lets a caller that loads the subject anyway fetch its district in the same statement (``check(district=)``).
+    """
+    return (
+        stmt.add_columns(_DISTRICT.id, _DISTRICT.area)
+        .outerjoin(_OFFICE, _OFFICE.id == office_id)
+        .outerjoin(_DISTRICT, _DISTRICT.id == _OFFICE.parent_id)
     )
+
+
+def district_of(session: Session, subject_id: int) -> tuple[int, dict | None] | None:
+    """The district above the subject's office: its id and area (one query)."""
+    row = session.execute(
+        select(_DISTRICT.id, _DISTRICT.area)
+        .join(_OFFICE, _OFFICE.parent_id == _DISTRICT.id)
+        .join(Subject, Subject.office_id == _OFFICE.id)
+        .where(Subject.id == subject_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 def leaves_in_force(session: Session, subject_id: int, at: datetime) -> list[SubjectRequest]:
@@ -110,9 +129,9 @@ def leaves_in_force(session: Session, subject_id: int, at: datetime) -> list[Sub
     )
 
 
-def _leave_areas(session: Session, subject: Subject, at: datetime) -> list[tuple[str, dict]]:
+def _leave_areas(session: Session, subject_id: int, at: datetime) -> list[tuple[str, dict]]:
     out: list[tuple[str, dict]] = []
-    for leave in leaves_in_force(session, subject.id, at):
+    for leave in leaves_in_force(session, subject_id, at):
         if leave.destination_area:
             out.append((f"leave:{leave.id}", leave.destination_area))
         if leave.destination_district_id:
@@ -131,19 +150,32 @@ def _nearest(areas: list[tuple[str, dict]], lat: float, lon: float) -> tuple[flo
     return best
 
 
+_UNKNOWN = object()
+
+
 def check(
-    session: Session, subject: Subject, lat: float, lon: float, accuracy_m: float, at: datetime, *, home_only=False
+    session: Session,
+    subject_id: int,
+    lat: float,
+    lon: float,
+    accuracy_m: float,
+    at: datetime,
+    *,
+    home_only=False,
+    district: object = _UNKNOWN,
 ) -> GeoResult:
     """Whether the point is inside a permitted area at ``at`` (see the module docstring for the rule).
 
     The district is tried first; the destinations of leaves in force only when the point is outside it.
+    ``district``: the (id, area) of the subject's district when the caller has loaded it already (None: none).
     """
     tolerance = max(float(accuracy_m), MIN_TOLERANCE_M)
-    district = district_of(session, subject)
-    home = [(f"district:{district.id}", district.area)] if district is not None and district.area else []
+    if district is _UNKNOWN:
+        district = district_of(session, subject_id)
+    home = [(f"district:{district[0]}", district[1])] if district is not None and district[1] else []
     best = _nearest(home, lat, lon)
     if (best is None or best[0] > tolerance) and not home_only:
-        away = _nearest(_leave_areas(session, subject, at), lat, lon)
+        away = _nearest(_leave_areas(session, subject_id, at), lat, lon)
         if away is not None and (best is None or away[0] < best[0]):
             best = away
     if best is None:

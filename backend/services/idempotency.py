@@ -47,6 +47,7 @@ def _existing(session: Session, user_id: int, scope: str, key: str) -> Idempoten
 
 
 _SEALED = "sealed"
+_RECORDS = IdempotencyRecord.__table__  # plain statements: the hot path of every create
 
 
 def _claim(session: Session, user_id: int, scope: str, key: str, body_hash: str) -> int | None:
@@ -54,7 +55,7 @@ def _claim(session: Session, user_id: int, scope: str, key: str, body_hash: str)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     now = utcnow()
     stmt = (
-        insert(IdempotencyRecord)
+        insert(_RECORDS)
         .values(
             user_id=user_id,
             scope=scope,
@@ -65,7 +66,7 @@ def _claim(session: Session, user_id: int, scope: str, key: str, body_hash: str)
             expires_at=now + timedelta(days=runtime.settings().idempotency_days),
         )
         .on_conflict_do_nothing()
-        .returning(IdempotencyRecord.id)
+        .returning(_RECORDS.c.id)
     )
     return session.execute(stmt).scalar()
 
@@ -86,10 +87,9 @@ def run_once(user_id: int, scope: str, key: str, body_hash: str, create: Callabl
         status, payload = create()
         text = json.dumps(payload, default=str)
         s.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == claim_id)
+            update(_RECORDS)
+            .where(_RECORDS.c.id == claim_id)
             .values(status_code=status, response_body={_SEALED: crypto.encrypt(text)})
-            .execution_options(synchronize_session=False)
         )
         return Outcome(status, json.loads(text), False)
 

@@ -16,7 +16,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from rq.utils import as_text
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from backend import runtime
@@ -25,6 +25,7 @@ from backend.models import OutboxMessage, utcnow
 from backend.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
+_OUTBOX = OutboxMessage.__table__
 
 #: the dotted path RQ imports in the worker; a string, so backend does not import workers
 RUN_OUTBOX = "workers.jobs.run_outbox"
@@ -53,21 +54,28 @@ def job_id(outbox_id: int) -> str:
     return f"outbox-{outbox_id}"
 
 
-def add(session: Session, job: str, payload: dict, *, queue: str = "default") -> OutboxMessage:
-    """Write an outbox row in the caller's transaction; push it to RQ once that transaction commits."""
+def add(session: Session, job: str, payload: dict, *, queue: str = "default") -> int:
+    """Write an outbox row in the caller's transaction (one plain insert); push it to RQ once that commits.
+
+    Returns the row's id.
+    """
     request_id = runtime.current_request_id()
-    msg = OutboxMessage(job=job, payload={**payload, "_queue": queue}, request_id=request_id)
-    session.add(msg)
-    session.flush()
-    msg_id = msg.id
+    msg_id = session.execute(
+        insert(_OUTBOX)
+        .values(job=job, payload={**payload, "_queue": queue}, status="pending", attempts=0)
+        .values(request_id=request_id, created_at=utcnow())
+        .returning(_OUTBOX.c.id)
+    ).scalar_one()
     after_commit(session, lambda: push(msg_id, queue, request_id))
-    return msg
+    return msg_id
 
 
 def push(outbox_id: int, queue: str = "default", request_id: str | None = None) -> bool:
     """Enqueue the RQ job for a row; False (and the row stays pending) when Redis cannot be reached."""
     try:
-        get_queue(queue).enqueue(
+        q = get_queue(queue)
+        pipe = q.connection.pipeline()  # one round trip: RQ saves and queues the job in this MULTI/EXEC
+        q.enqueue(
             RUN_OUTBOX,
             outbox_id,
             job_id=job_id(outbox_id),
@@ -76,7 +84,9 @@ def push(outbox_id: int, queue: str = "default", request_id: str | None = None) 
             failure_ttl=7 * 86400,
             meta={"request_id": request_id} if request_id else None,
             description=f"outbox row {outbox_id}",
+            pipeline=pipe,
         )
+        pipe.execute()
         return True
     except Exception as exc:  # noqa: BLE001 - any Redis failure leaves the row for the relay
         log.warning("outbox push failed; the relay will retry", extra={"outbox_id": outbox_id, "error": repr(exc)})
