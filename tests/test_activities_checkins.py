@@ -191,6 +191,7 @@ def test_retries_and_refusals(client, world, clock):
     assert post(latitude=91) == (400, "VALIDATION_FAILED")
     other = uploaded(client, auth_header(client, "subjectA"), sh(3, 2, 9, 0))
     assert post(upload_id=other) == (422, "UPLOAD_UNKNOWN")  # someone else's photo
+    assert post(upload_id=other + 10_000) == (422, "UPLOAD_UNKNOWN")  # no such photo at all
     staff = client.post("/api/v1/me/checkins", json=body, headers=auth_header(client, "officerA"))
     assert staff.status_code == 403
 

@@ -54,18 +54,25 @@ def own_subject(session: Session, actor: Actor) -> Subject:
     return subject
 
 
-def _own_subject_and_retry(session: Session, actor: Actor, client_id: str) -> tuple[int, int | None, tuple | None]:
+def _own_subject_and_retry(
+    session: Session, actor: Actor, client_id: str, upload_id: int
+) -> tuple[int, int | None, tuple | None]:
     """The caller's subject id (404 if none; 409 if released), the id of its check-in with ``client_id`` (a
-    retry) and its district (id, area), in one statement of plain columns."""
+    retry) and its district (id, area), in one statement of plain columns. The same statement tells whether
+    the caller has an upload ``upload_id`` at all (else UPLOAD_UNKNOWN, before the insert that refers to it).
+    """
     same = and_(CheckIn.subject_id == Subject.id, CheckIn.client_id == client_id)
-    stmt = select(Subject.id, Subject.status, CheckIn.id).outerjoin(CheckIn, same)
+    mine = exists().where(Upload.id == upload_id, Upload.owner_id == actor.user_id)
+    stmt = select(Subject.id, Subject.status, CheckIn.id, mine).outerjoin(CheckIn, same)
     stmt = geofence.with_district(stmt.where(Subject.id == (actor.subject_id or -1)), Subject.office_id)
     row = session.execute(stmt).first()
     if row is None:
         raise NotFound("subject")
     if row[1] != "in_correction":
         raise DomainError("SUBJECT_RELEASED")
-    return row[0], row[2], (row[3], row[4]) if row[3] is not None else None
+    if row[2] is None and not row[3]:
+        raise DomainError("UPLOAD_UNKNOWN", {"upload_id": [str(upload_id)]})
+    return row[0], row[2], (row[4], row[5]) if row[4] is not None else None
 
 
 def create(
@@ -84,7 +91,7 @@ def create(
     if claimed < now - MAX_AGE:
         raise DomainError("CAPTURED_AT_TOO_OLD", {"captured_at": [f"more than {MAX_AGE.days} days ago"]})
     with db.tx() as s:
-        subject_id, retry_id, district = _own_subject_and_retry(s, actor, data["client_id"])
+        subject_id, retry_id, district = _own_subject_and_retry(s, actor, data["client_id"], data["upload_id"])
         if retry_id is not None:
             return s.get(CheckIn, retry_id)
         was_offline = bool(offline or data.get("offline"))
