@@ -16,6 +16,8 @@ from mobile_api.security import authorize
 blp = Blueprint("me_checkins", __name__, url_prefix="/api/v1/me", description="报到打卡 My check-ins")
 #: idempotency scope, shared with /me/sync so an item sent either way is created once
 SCOPE = "checkin"
+#: a check-in finds its own retry by (subject, client id) and writes nothing then: no claim before the create
+CLAIM_FIRST = False
 
 
 @blp.route("/checkin-schedule")
@@ -37,7 +39,7 @@ class CheckIns(MethodView):
         items, meta = paginate(db.session, checkins.list_query(g.actor, args), args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 
-    @idempotent(SCOPE)
+    @idempotent(SCOPE, claim_first=CLAIM_FIRST)
     @authorize("checkin.self")
     @blp.arguments(CheckInIn)
     @blp.response(201, CheckInOut)

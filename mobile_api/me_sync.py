@@ -32,7 +32,9 @@ from mobile_api.security import authorize
 blp = Blueprint("me_sync", __name__, url_prefix="/api/v1/me", description="离线同步 Offline sync")
 
 
-def _kind(scope: str, schema_in: type[Schema], schema_out: type[Schema], run: Callable) -> sync.SyncKind:
+def _kind(
+    scope: str, schema_in: type[Schema], schema_out: type[Schema], run: Callable, *, claim_first: bool = True
+) -> sync.SyncKind:
     def create(actor: Actor, body: dict, item: dict) -> tuple[int, object]:
         try:
             data = schema_in().load(body)
@@ -40,7 +42,7 @@ def _kind(scope: str, schema_in: type[Schema], schema_out: type[Schema], run: Ca
             raise DomainError("VALIDATION_FAILED", exc.messages) from None
         return 201, schema_out().dump(run(actor, data, item))
 
-    return sync.SyncKind(scope, create)
+    return sync.SyncKind(scope, create, claim_first)
 
 
 def _request_id(item: dict) -> int:
@@ -52,7 +54,13 @@ def _request_id(item: dict) -> int:
 
 #: every queued create rides the idempotency scope of its single endpoint; queued check-ins are offline items
 KINDS = {
-    "checkin": _kind(me_checkins.SCOPE, CheckInIn, CheckInOut, lambda a, d, i: checkins.create(a, d, offline=True)),
+    "checkin": _kind(
+        me_checkins.SCOPE,
+        CheckInIn,
+        CheckInOut,
+        lambda a, d, i: checkins.create(a, d, offline=True),
+        claim_first=me_checkins.CLAIM_FIRST,
+    ),
     "return": _kind(
         me_requests.RETURN_SCOPE,
         CheckInIn,

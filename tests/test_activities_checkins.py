@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend.db import db
-from backend.models import AuditLog, Subject
+from backend.models import AuditLog, IdempotencyRecord, Subject
 from backend.models.checkin import CheckIn
 from backend.services import checkin_jobs
 from tests.activities_support import (
@@ -194,6 +195,49 @@ def test_retries_and_refusals(client, world, clock):
     assert post(upload_id=other + 10_000) == (422, "UPLOAD_UNKNOWN")  # no such photo at all
     staff = client.post("/api/v1/me/checkins", json=body, headers=auth_header(client, "officerA"))
     assert staff.status_code == 403
+
+
+def test_concurrent_duplicates_of_a_check_in_count_once(app, client, world, clock):
+    """The check-in's create runs before its idempotency record is written: duplicates racing it still make one."""
+    subject = new_subject(world)
+    h = headers_for(client, subject)
+    clock.set(sh(3, 2, 9, 0))
+    body = checkin_body(uploaded(client, h, sh(3, 2, 9, 0)), sh(3, 2, 9, 0))
+    results = _fire_together(app, 6, lambda c: c.post("/api/v1/me/checkins", json=body, headers=h))
+    assert sorted(r.status_code for r in results) == [200] * 5 + [201], [r.get_json() for r in results]
+    assert len({r.get_data() for r in results}) == 1
+    with db.new_session() as s:
+        ids = s.scalars(select(CheckIn.id).where(CheckIn.subject_id == subject.id)).all()
+        records = s.scalar(
+            select(func.count())
+            .select_from(IdempotencyRecord)
+            .where(IdempotencyRecord.scope == "checkin", IdempotencyRecord.key == body["client_id"])
+        )
+    assert len(ids) == 1 and records == 1
+    retry = client.post("/api/v1/me/checkins", json=body, headers=h)
+    assert retry.status_code == 200 and retry.get_data() == results[0].get_data()
+    drain()
+    assert len(events(subject.id)) == 1
+
+
+def _fire_together(app, n: int, send) -> list:
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def go(i: int) -> None:
+        c = app.test_client()
+        barrier.wait()
+        try:
+            results[i] = send(c)
+        finally:
+            db.remove()
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
 
 
 def test_a_rejected_photo_makes_the_check_in_invalid(client, world, clock):

@@ -35,6 +35,8 @@ class SyncKind:
     scope: str
     #: create(actor, body, item) → (status, JSON body); ``item`` carries extras such as a return's request_id
     create: Callable[[Actor, dict, dict], tuple[int, object]]
+    #: as its single endpoint's ``idempotency.run_once(claim_first=…)``
+    claim_first: bool = True
 
 
 @dataclass
@@ -68,7 +70,12 @@ def _run_one(actor: Actor, index: int, item: object, kinds: dict[str, SyncKind])
         if not isinstance(body, dict) or not isinstance(client_id, str) or not 1 <= len(client_id) <= 128:
             raise DomainError("CLIENT_ID_REQUIRED", {"client_id": ["a string of 1–128 characters"]})
         outcome = idempotency.run_once(
-            actor.user_id, spec.scope, client_id, idempotency.request_hash(body), lambda: spec.create(actor, body, item)
+            actor.user_id,
+            spec.scope,
+            client_id,
+            idempotency.request_hash(body),
+            lambda: spec.create(actor, body, item),
+            claim_first=spec.claim_first,
         )
         result.status, result.replayed, result.body = outcome.status, outcome.replayed, outcome.body
     except DomainError as exc:
