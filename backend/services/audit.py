@@ -107,6 +107,9 @@ _PG_LOCK_AND_LAST = (
 )
 
 
+_INSERT = insert(AuditLog.__table__)
+
+
 def _lock_and_last(session: Session) -> tuple[int, str]:
     """Take the chain lock (PostgreSQL: advisory; SQLite: the write lock taken at BEGIN) and read the last link."""
     conn = session.connection()
@@ -141,7 +144,7 @@ def _write_pending(session: Session) -> None:
         row["mac"] = compute_mac(prev_mac, SimpleNamespace(**row))
         rows.append(row)
         prev_id, prev_mac = row["id"], row["mac"]
-    session.connection().execute(insert(AuditLog.__table__), rows)
+    session.connection().execute(_INSERT, rows)
 
 
 @event.listens_for(Session, "after_soft_rollback")

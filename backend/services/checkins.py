@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Select, and_, exists, insert, select, update
+from sqlalchemy import Select, and_, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from backend.db import db
@@ -54,6 +54,21 @@ def own_subject(session: Session, actor: Actor) -> Subject:
     return subject
 
 
+#: the check-in create's one read (prebuilt: it runs on every check-in)
+_SUBJECT_AND_RETRY = geofence.with_district(
+    select(
+        Subject.id,
+        Subject.status,
+        CheckIn.id,
+        exists().where(Upload.id == bindparam("upload_id"), Upload.owner_id == bindparam("owner_id")),
+    )
+    .outerjoin(CheckIn, and_(CheckIn.subject_id == Subject.id, CheckIn.client_id == bindparam("client_id")))
+    .where(Subject.id == bindparam("subject_id")),
+    Subject.office_id,
+)
+_INSERT = insert(CheckIn.__table__).returning(CheckIn.__table__.c.id)
+
+
 def _own_subject_and_retry(
     session: Session, actor: Actor, client_id: str, upload_id: int
 ) -> tuple[int, int | None, tuple | None]:
@@ -61,11 +76,9 @@ def _own_subject_and_retry(
     retry) and its district (id, area), in one statement of plain columns. The same statement tells whether
     the caller has an upload ``upload_id`` at all (else UPLOAD_UNKNOWN, before the insert that refers to it).
     """
-    same = and_(CheckIn.subject_id == Subject.id, CheckIn.client_id == client_id)
-    mine = exists().where(Upload.id == upload_id, Upload.owner_id == actor.user_id)
-    stmt = select(Subject.id, Subject.status, CheckIn.id, mine).outerjoin(CheckIn, same)
-    stmt = geofence.with_district(stmt.where(Subject.id == (actor.subject_id or -1)), Subject.office_id)
-    row = session.execute(stmt).first()
+    params = {"subject_id": actor.subject_id or -1, "client_id": client_id}
+    row = session.connection().execute(_SUBJECT_AND_RETRY, params | {"upload_id": upload_id, "owner_id": actor.user_id})
+    row = row.first()
     if row is None:
         raise NotFound("subject")
     if row[1] != "in_correction":
@@ -116,10 +129,7 @@ def create(
             "distance_m": geo.distance_m,
             "area_basis": geo.basis,
         }
-        c = CheckIn(
-            id=s.execute(insert(CheckIn.__table__).values(values).returning(CheckIn.__table__.c.id)).scalar_one(),
-            **values,
-        )
+        c = CheckIn(id=s.connection().execute(_INSERT, values).scalar_one(), **values)
         claim = Claim(claimed, lat, lon, time_tolerance=CHECKIN_TIME_TOLERANCE)
         # the attachment checks (claim, duplicates, face check) need no request data: they run in a job
         evidence.attach(

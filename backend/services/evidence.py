@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -68,6 +68,25 @@ def confirmed_hooks() -> tuple[ConfirmedHook, ...]:
 _UPLOADS = Upload.__table__
 #: the upload states in which a photo may be attached (checks running, or done and not rejected)
 ATTACHABLE = ("processing", "accepted", "suspect")
+#: one conditional update that attaches the caller's own attachable upload, and takes its row lock
+_ATTACH = (
+    update(_UPLOADS)
+    .where(
+        _UPLOADS.c.id == bindparam("the_upload"),
+        _UPLOADS.c.owner_id == bindparam("the_owner"),
+        or_(_UPLOADS.c.subject_id.is_(None), _UPLOADS.c.subject_id == bindparam("to_subject")),
+        _UPLOADS.c.record_type.is_(None),
+        _UPLOADS.c.status.in_(ATTACHABLE),
+    )
+    .values(
+        subject_id=bindparam("to_subject"),
+        record_type=bindparam("to_type"),
+        record_id=bindparam("to_id"),
+        attached_at=bindparam("at"),
+        claim=bindparam("with_claim", type_=_UPLOADS.c.claim.type),
+    )
+    .returning(_UPLOADS.c.status)
+)
 
 
 def attach(
@@ -92,25 +111,15 @@ def attach(
     nothing is the row read, to tell a retry from each refusal.
     """
     values = {
-        "subject_id": subject_id,
-        "record_type": record_type,
-        "record_id": str(record_id),
-        "attached_at": utcnow(),
-        "claim": claim.to_json(),
+        "the_upload": upload_id,
+        "the_owner": actor.user_id,
+        "to_subject": subject_id,
+        "to_type": record_type,
+        "to_id": str(record_id),
+        "at": utcnow(),
+        "with_claim": claim.to_json(),
     }
-    t = _UPLOADS.c
-    status = session.execute(
-        update(_UPLOADS)
-        .where(
-            t.id == upload_id,
-            t.owner_id == actor.user_id,
-            or_(t.subject_id.is_(None), t.subject_id == subject_id),
-            t.record_type.is_(None),
-            t.status.in_(ATTACHABLE),
-        )
-        .values(**values)
-        .returning(t.status)
-    ).scalar()
+    status = session.connection().execute(_ATTACH, values).scalar()
     loaded = session.identity_map.get(identity_key(Upload, upload_id))
     if loaded is not None:  # a copy loaded earlier in this session is stale now
         session.expire(loaded)

@@ -49,6 +49,11 @@ def _existing(session: Session, user_id: int, scope: str, key: str) -> Idempoten
 
 _SEALED = "sealed"
 _RECORDS = IdempotencyRecord.__table__  # plain statements: the hot path of every create
+#: dialect → the claim: INSERT … ON CONFLICT DO NOTHING RETURNING id
+_CLAIM = {
+    d.__name__.rsplit(".", 1)[-1]: d.insert(_RECORDS).on_conflict_do_nothing().returning(_RECORDS.c.id)
+    for d in (postgresql, sqlite)
+}
 
 
 def _claim(
@@ -56,24 +61,13 @@ def _claim(
 ) -> int | None:
     """Insert the claim (or, with ``text``, the finished record) in one statement; its id, or None when the key
     is already claimed (after the holder ends)."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    conn = session.connection()
     now = utcnow()
-    stmt = (
-        insert(_RECORDS)
-        .values(
-            user_id=user_id,
-            scope=scope,
-            key=key,
-            request_hash=body_hash,
-            status_code=status,
-            response_body=None if text is None else {_SEALED: crypto.encrypt(text)},
-            created_at=now,
-            expires_at=now + timedelta(days=runtime.settings().idempotency_days),
-        )
-        .on_conflict_do_nothing()
-        .returning(_RECORDS.c.id)
-    )
-    return session.execute(stmt).scalar()
+    row = {"user_id": user_id, "scope": scope, "key": key, "request_hash": body_hash, "status_code": status}
+    if text is not None:
+        row["response_body"] = {_SEALED: crypto.encrypt(text)}
+    row |= {"created_at": now, "expires_at": now + timedelta(days=runtime.settings().idempotency_days)}
+    return conn.execute(_CLAIM[conn.dialect.name], row).scalar()
 
 
 class _Taken(Exception):

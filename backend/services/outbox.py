@@ -26,6 +26,7 @@ from backend.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 _OUTBOX = OutboxMessage.__table__
+_INSERT = insert(_OUTBOX).returning(_OUTBOX.c.id)
 
 #: the dotted path RQ imports in the worker; a string, so backend does not import workers
 RUN_OUTBOX = "workers.jobs.run_outbox"
@@ -60,12 +61,9 @@ def add(session: Session, job: str, payload: dict, *, queue: str = "default") ->
     Returns the row's id.
     """
     request_id = runtime.current_request_id()
-    msg_id = session.execute(
-        insert(_OUTBOX)
-        .values(job=job, payload={**payload, "_queue": queue}, status="pending", attempts=0)
-        .values(request_id=request_id, created_at=utcnow())
-        .returning(_OUTBOX.c.id)
-    ).scalar_one()
+    row = {"job": job, "payload": {**payload, "_queue": queue}, "status": "pending", "attempts": 0}
+    row |= {"request_id": request_id, "created_at": utcnow()}
+    msg_id = session.connection().execute(_INSERT, row).scalar_one()
     after_commit(session, lambda: push(msg_id, queue, request_id))
     return msg_id
 
