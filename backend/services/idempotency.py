@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import JSON, bindparam, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -49,25 +48,28 @@ def _existing(session: Session, user_id: int, scope: str, key: str) -> Idempoten
 
 _SEALED = "sealed"
 _RECORDS = IdempotencyRecord.__table__  # plain statements: the hot path of every create
-#: dialect → the claim: INSERT … ON CONFLICT DO NOTHING RETURNING id
-_CLAIM = {
-    d.__name__.rsplit(".", 1)[-1]: d.insert(_RECORDS).on_conflict_do_nothing().returning(_RECORDS.c.id)
-    for d in (postgresql, sqlite)
-}
+_COLUMNS = ("user_id", "scope", "key", "request_hash", "status_code", "response_body", "created_at", "expires_at")
+#: the claim, one statement on PostgreSQL and SQLite alike. Written as text because the dialects'
+#: ``insert().on_conflict_do_nothing()`` has no cache key: SQLAlchemy would compile it on every create.
+_CLAIM = text(
+    f"INSERT INTO idempotency_records ({', '.join(_COLUMNS)}) "  # noqa: S608 - constant column names, no input
+    f"VALUES ({', '.join(':' + c for c in _COLUMNS)}) ON CONFLICT DO NOTHING RETURNING id"
+).bindparams(
+    *(bindparam(c, type_=JSON(none_as_null=True) if c == "response_body" else _RECORDS.c[c].type) for c in _COLUMNS)
+)
 
 
 def _claim(
-    session: Session, user_id: int, scope: str, key: str, body_hash: str, status: int = 0, text: str | None = None
+    session: Session, user_id: int, scope: str, key: str, body_hash: str, status: int = 0, result: str | None = None
 ) -> int | None:
-    """Insert the claim (or, with ``text``, the finished record) in one statement; its id, or None when the key
+    """Insert the claim (or, with ``result``, the finished record) in one statement; its id, or None when the key
     is already claimed (after the holder ends)."""
     conn = session.connection()
     now = utcnow()
     row = {"user_id": user_id, "scope": scope, "key": key, "request_hash": body_hash, "status_code": status}
-    if text is not None:
-        row["response_body"] = {_SEALED: crypto.encrypt(text)}
+    row["response_body"] = None if result is None else {_SEALED: crypto.encrypt(result)}
     row |= {"created_at": now, "expires_at": now + timedelta(days=runtime.settings().idempotency_days)}
-    return conn.execute(_CLAIM[conn.dialect.name], row).scalar()
+    return conn.execute(_CLAIM, row).scalar()
 
 
 class _Taken(Exception):
