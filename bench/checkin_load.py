@@ -43,6 +43,9 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from pgload import copy_rows, fresh_database  # noqa: E402 - bench/ on the path first
+
 SH = ZoneInfo("Asia/Shanghai")
 HOME = (30.05, 119.96)
 AREA = {"type": "circle", "center": [HOME[1], HOME[0]], "radius_m": 20000}
@@ -73,20 +76,6 @@ def bench_app():
 
 
 # --- data ---------------------------------------------------------------------------------------------------
-
-
-def fresh_database(base: str, name: str) -> str:
-    admin = base.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return base.rsplit("/", 1)[0] + f"/{name}"
-
-
-def copy_rows(cur, table: str, columns: list[str], rows) -> None:
-    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
-        for row in rows:
-            cp.write_row(row)
 
 
 def load_people(conn, n: int, levels, created_at, start) -> None:
@@ -138,8 +127,93 @@ def load_uploads(conn, n: int, per_subject: int, taken: datetime) -> None:
     copy_rows(conn.cursor(), "uploads", cols, rows)
 
 
+def load_history(conn, n: int, per_subject: int, first_round: int, before: datetime) -> int:
+    """``per_subject`` earlier check-ins per subject with what each left behind: its attached photo, its
+    idempotency record, its done outbox row and its audit row (a valid chain). A running system has
+    history; without it the planner sees empty tables and the run measures a cold start instead.
+    Returns the number of check-ins loaded."""
+    from types import SimpleNamespace
+
+    from backend.services.audit import GENESIS, compute_mac
+
+    cur = conn.cursor()
+    facts = json.dumps({"make": "Xiaomi", "model": "K40"})
+    history = [(k, i) for k in range(per_subject) for i in range(1, n + 1)]
+
+    def at(k: int) -> datetime:
+        return before - timedelta(days=3 * (per_subject - k))
+
+    cols = ["id", "owner_id", "subject_id", "purpose", "status", "declared_type", "size_bytes", "sha256"]
+    cols += ["storage_key", "upload_expires_at", "created_at", "completed_at", "checked_at", "format", "facts"]
+    cols += ["reasons", "derivatives", "retention_hold", "record_type", "record_id", "attached_at"]
+    copy_rows(
+        cur,
+        "uploads",
+        cols,
+        (
+            ((first_round + k) * n + i, i + 1, i, "checkin", "accepted", "image/jpeg", 2_000_000, "0" * 64)
+            + (f"originals/h/{k}/{i}", at(k), at(k), at(k), at(k), "JPEG", facts, "[]", "{}", False)
+            + ("checkin", str(k * n + i), at(k))
+            for k, i in history
+        ),
+    )
+    cols = ["id", "subject_id", "client_id", "kind", "upload_id", "latitude", "longitude", "accuracy_m"]
+    cols += ["captured_at", "received_at", "offline", "status", "counted_at", "time_basis", "outcome"]
+    copy_rows(
+        cur,
+        "checkins",
+        cols,
+        (
+            (k * n + i, i, f"h{k}-{i}", "checkin", (first_round + k) * n + i, *HOME, 12.0)
+            + (at(k), at(k), False, "counted", at(k), "received", "on_time")
+            for k, i in history
+        ),
+    )
+    cols = ["user_id", "scope", "key", "request_hash", "status_code", "response_body", "created_at", "expires_at"]
+    sealed = json.dumps({"sealed": "-"})
+    copy_rows(
+        cur,
+        "idempotency_records",
+        cols,
+        ((i + 1, "checkin", f"h{k}-{i}", "0" * 64, 201, sealed, at(k), at(k) + timedelta(days=30)) for k, i in history),
+    )
+    cols = ["job", "payload", "status", "attempts", "created_at", "enqueued_at", "done_at"]
+    copy_rows(
+        cur,
+        "outbox",
+        cols,
+        (
+            (
+                "evaluate_attachment",
+                json.dumps({"upload_id": (first_round + k) * n + i}),
+                "done",
+                1,
+                at(k),
+                at(k),
+                at(k),
+            )
+            for k, i in history
+        ),
+    )
+
+    def audit_rows():
+        prev = GENESIS
+        for row_id, (k, i) in enumerate(history, start=1):
+            row = SimpleNamespace(id=row_id, created_at=at(k), actor_id=i + 1, actor_role="subject")
+            row.action, row.target_type, row.target_id = "checkin.create", "checkin", str(k * n + i)
+            row.purpose, row.request_id, row.details = None, None, {"kind": "checkin", "status": "pending"}
+            mac = compute_mac(prev, row)
+            yield (*vars(row).values(), prev, mac)
+            prev = mac
+
+    cols = ["id", "created_at", "actor_id", "actor_role", "action", "target_type", "target_id", "purpose"]
+    cols += ["request_id", "details", "prev_mac", "mac"]
+    copy_rows(cur, "audit_log", cols, ((*r[:9], json.dumps(r[9]), *r[10:]) for r in audit_rows()))
+    return len(history)
+
+
 def reset_sequences(conn) -> None:
-    for table in ("org_units", "users", "subjects", "uploads", "checkins"):
+    for table in ("org_units", "users", "subjects", "uploads", "checkins", "idempotency_records", "outbox"):
         conn.execute(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"
         )
@@ -246,6 +320,7 @@ def load_test(args) -> dict:
         levels = ("strict", "normal", "lenient")
         load_people(conn, args.subjects, lambda i: levels[i % 3], taken - timedelta(days=60), lambda i: start)
         load_uploads(conn, args.subjects, 3, taken)  # photos enough for 3 check-ins per subject
+        load_history(conn, args.subjects, args.history, 3, taken - timedelta(days=1))
         reset_sequences(conn)
         conn.commit()
     from backend.services.scoring import recompute
@@ -403,6 +478,7 @@ def main() -> None:
     ap.add_argument("--levels", type=lambda v: [int(x) for x in v.split(",")], default=[2, 8, 32])
     ap.add_argument("--seconds", type=float, default=60, help="per concurrency level and endpoint")
     ap.add_argument("--slice", type=float, default=5, help="floor and check-ins alternate in slices this long")
+    ap.add_argument("--history", type=int, default=10, help="earlier check-ins per subject, loaded before the run")
     ap.add_argument("--rate", type=float, default=50)
     ap.add_argument("--rate-seconds", type=float, default=20)
     ap.add_argument("--missed-subjects", type=int, default=50_000)
