@@ -53,6 +53,19 @@ def test_upgrade_head_on_an_empty_database_then_check(empty_db):
     upgrade(empty_db)  # already at head: a no-op, not an error
 
 
+def test_uploads_leave_room_for_in_place_updates_on_postgresql(empty_db):
+    upgrade(empty_db)
+    if not empty_db.startswith("postgresql"):
+        pytest.skip("SQLite has no fillfactor")
+    engine = create_engine(empty_db)
+    try:
+        with engine.connect() as conn:
+            options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'uploads'")).scalar()
+    finally:
+        engine.dispose()
+    assert "fillfactor=80" in (options or [])
+
+
 def test_check_detects_drift(empty_db):
     """The check can fail: a table the models do not know is reported."""
     upgrade(empty_db)
