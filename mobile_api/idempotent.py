@@ -12,12 +12,11 @@ from backend.services import idempotency
 from mobile_api.security import load_actor
 
 
-def idempotent(scope: str, *, claim_first: bool = True) -> Callable:
+def idempotent(scope: str) -> Callable:
     """First request 201, replay 200 with the identical body, same key with another body 409.
 
     Place it directly below ``@blp.route`` / above ``@blp.arguments`` so it wraps the whole create,
     including serialisation; the create and the stored result commit in one transaction.
-    ``claim_first=False``: the create finds its own retries (see ``idempotency.run_once``).
     """
 
     def deco(fn: Callable) -> Callable:
@@ -36,9 +35,7 @@ def idempotent(scope: str, *, claim_first: bool = True) -> Callable:
                 g.idem_headers = {k: v for k, v in resp.headers.items() if k in ("Location", "ETag")}
                 return resp.status_code, resp.get_json()
 
-            outcome = idempotency.run_once(
-                actor.user_id, scope, key, idempotency.request_hash(body), create, claim_first=claim_first
-            )
+            outcome = idempotency.run_once(actor.user_id, scope, key, idempotency.request_hash(body), create)
             if outcome.body is None:
                 resp = Response(status=outcome.status)
             else:

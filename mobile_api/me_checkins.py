@@ -8,16 +8,11 @@ from flask_smorest import Blueprint
 
 from backend.db import db
 from backend.services import checkins
-from mobile_api.idempotent import idempotent
 from mobile_api.pagination import paginate, pagination_header
 from mobile_api.schemas.activities import CheckInIn, CheckInOut, CheckInQuery, ScheduleOut
 from mobile_api.security import authorize
 
 blp = Blueprint("me_checkins", __name__, url_prefix="/api/v1/me", description="报到打卡 My check-ins")
-#: idempotency scope, shared with /me/sync so an item sent either way is created once
-SCOPE = "checkin"
-#: a check-in finds its own retry by (subject, client id) and writes nothing then: no claim before the create
-CLAIM_FIRST = False
 
 
 @blp.route("/checkin-schedule")
@@ -39,13 +34,17 @@ class CheckIns(MethodView):
         items, meta = paginate(db.session, checkins.list_query(g.actor, args), args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 
-    @idempotent(SCOPE, claim_first=CLAIM_FIRST)
     @authorize("checkin.self")
     @blp.arguments(CheckInIn)
     @blp.response(201, CheckInOut)
     def post(self, data):
-        """Check in with a selfie (upload id), GPS and capture time; counted once the photo is checked."""
-        return checkins.create(g.actor, data)
+        """Check in with a selfie (upload id), GPS and capture time; counted once the photo is checked.
+
+        Idempotent on ``client_id`` (shared with /me/sync): a retry is answered 200 with the first answer and
+        ``Idempotent-Replayed: true``; the same client_id with another photo, place or time is 409.
+        """
+        view, replayed = checkins.submit(g.actor, data)
+        return (view, 200, {"Idempotent-Replayed": "true"}) if replayed else view
 
 
 @blp.route("/checkins/<int:checkin_id>")

@@ -12,7 +12,8 @@ from marshmallow import Schema, ValidationError
 from backend.errors import DomainError
 from backend.services import checkins, education, request_returns, requests, service_reports, sync
 from backend.services.actors import Actor
-from mobile_api import me_checkins, me_education, me_requests
+from backend.services.idempotency import Outcome
+from mobile_api import me_education, me_requests
 from mobile_api.errors import error_body
 from mobile_api.schemas.activities import (
     CheckInIn,
@@ -32,17 +33,24 @@ from mobile_api.security import authorize
 blp = Blueprint("me_sync", __name__, url_prefix="/api/v1/me", description="离线同步 Offline sync")
 
 
-def _kind(
-    scope: str, schema_in: type[Schema], schema_out: type[Schema], run: Callable, *, claim_first: bool = True
-) -> sync.SyncKind:
-    def create(actor: Actor, body: dict, item: dict) -> tuple[int, object]:
-        try:
-            data = schema_in().load(body)
-        except ValidationError as exc:
-            raise DomainError("VALIDATION_FAILED", exc.messages) from None
-        return 201, schema_out().dump(run(actor, data, item))
+def _load(schema_in: type[Schema], body: dict) -> dict:
+    try:
+        return schema_in().load(body)
+    except ValidationError as exc:
+        raise DomainError("VALIDATION_FAILED", exc.messages) from None
 
-    return sync.SyncKind(scope, create, claim_first)
+
+def _kind(scope: str, schema_in: type[Schema], schema_out: type[Schema], run: Callable) -> sync.SyncKind:
+    def create(actor: Actor, body: dict, item: dict) -> tuple[int, object]:
+        return 201, schema_out().dump(run(actor, _load(schema_in, body), item))
+
+    return sync.SyncKind(scope, create)
+
+
+def _checkin(actor: Actor, body: dict, item: dict) -> Outcome:
+    """A queued check-in: idempotent on its client_id by itself, exactly as /me/checkins."""
+    view, replayed = checkins.submit(actor, _load(CheckInIn, body), offline=True)
+    return Outcome(200 if replayed else 201, CheckInOut().dump(view), replayed)
 
 
 def _request_id(item: dict) -> int:
@@ -52,15 +60,10 @@ def _request_id(item: dict) -> int:
     return rid
 
 
-#: every queued create rides the idempotency scope of its single endpoint; queued check-ins are offline items
+#: every queued create rides the idempotency of its single endpoint (a scope, or a check-in's own client id);
+#: queued check-ins are offline items
 KINDS = {
-    "checkin": _kind(
-        me_checkins.SCOPE,
-        CheckInIn,
-        CheckInOut,
-        lambda a, d, i: checkins.create(a, d, offline=True),
-        claim_first=me_checkins.CLAIM_FIRST,
-    ),
+    "checkin": sync.SyncKind(None, _checkin),
     "return": _kind(
         me_requests.RETURN_SCOPE,
         CheckInIn,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import Select, and_, bindparam, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.db import db
@@ -72,20 +73,65 @@ _INSERT = insert(CheckIn.__table__).returning(CheckIn.__table__.c.id)
 def _own_subject_and_retry(
     session: Session, actor: Actor, client_id: str, upload_id: int
 ) -> tuple[int, int | None, tuple | None]:
-    """The caller's subject id (404 if none; 409 if released), the id of its check-in with ``client_id`` (a
-    retry) and its district (id, area), in one statement of plain columns. The same statement tells whether
-    the caller has an upload ``upload_id`` at all (else UPLOAD_UNKNOWN, before the insert that refers to it).
+    """The caller's subject id (404 if none), the id of its check-in with ``client_id`` (a retry) and its
+    district (id, area), in one statement of plain columns. Unless it is a retry, a released subject is 409,
+    and an upload ``upload_id`` the caller does not have is UPLOAD_UNKNOWN (before the insert refers to it).
     """
     params = {"subject_id": actor.subject_id or -1, "client_id": client_id}
     row = session.connection().execute(_SUBJECT_AND_RETRY, params | {"upload_id": upload_id, "owner_id": actor.user_id})
     row = row.first()
     if row is None:
         raise NotFound("subject")
-    if row[1] != "in_correction":
-        raise DomainError("SUBJECT_RELEASED")
-    if row[2] is None and not row[3]:
-        raise DomainError("UPLOAD_UNKNOWN", {"upload_id": [str(upload_id)]})
+    if row[2] is None:
+        if row[1] != "in_correction":
+            raise DomainError("SUBJECT_RELEASED")
+        if not row[3]:
+            raise DomainError("UPLOAD_UNKNOWN", {"upload_id": [str(upload_id)]})
     return row[0], row[2], (row[4], row[5]) if row[4] is not None else None
+
+
+#: what a check-in's create answers of the fields that its placement fills in later
+_AS_CREATED = {
+    "status": "pending",
+    "outcome": None,
+    "counted_at": None,
+    "time_basis": None,
+    "interval_days": None,
+    "period_start": None,
+    "period_end": None,
+    "period_due_at": None,
+}
+#: what makes a retry the same check-in: the same client id with other content is IDEMPOTENCY_KEY_REUSED
+_CONTENT = ("upload_id", "latitude", "longitude", "accuracy_m", "captured_at")
+
+
+def as_created(c: CheckIn) -> dict:
+    """The check-in as its create answered it; a retry of the create is answered this again, byte for byte."""
+    return {col.key: getattr(c, col.key) for col in CheckIn.__table__.columns} | _AS_CREATED
+
+
+def submit(actor: Actor, data: dict, *, offline: bool = False) -> tuple[dict, bool]:
+    """Check in once per client id: (the check-in as created, whether this was a retry).
+
+    The check-in is its own idempotency record (unique subject and client id), whether it came through
+    /me/checkins or /me/sync: a retry finds it and is answered what its create answered; the same client id
+    with another photo, place or capture time is IDEMPOTENCY_KEY_REUSED. A concurrent duplicate waits on
+    the unique key for the first to commit, then replays it.
+    """
+    try:
+        c, created = _create(actor, data, offline=offline)
+    except IntegrityError:
+        with db.tx() as s:
+            subject_id = actor.subject_id or -1
+            c = s.scalar(
+                select(CheckIn).where(CheckIn.subject_id == subject_id, CheckIn.client_id == data["client_id"])
+            )
+        if c is None:
+            raise
+        created = False
+    if not created and any(getattr(c, k) != data[k] for k in _CONTENT):
+        raise DomainError("IDEMPOTENCY_KEY_REUSED")
+    return as_created(c), not created
 
 
 def create(
@@ -93,20 +139,28 @@ def create(
 ) -> CheckIn:
     """Record a check-in, check its place, attach its photo (with the claim); place it when the photo is checked.
 
-    The hot path of the subjects' app, so it writes with plain statements: one read (subject, retry,
-    district), the check-in's insert, the photo's conditional update, the outbox row and the audit rows.
+    A retry (the same client id) returns the check-in it made.
     """
+    return _create(actor, data, offline=offline, kind=kind, request_id=request_id)[0]
+
+
+def _create(
+    actor: Actor, data: dict, *, offline: bool = False, kind: str = "checkin", request_id: int | None = None
+) -> tuple[CheckIn, bool]:
+    """``create``, and whether it created (False: a retry). The hot path of the subjects' app, so it writes
+    with plain statements: one read (subject, retry, district), the check-in's insert, the photo's
+    conditional update, the outbox row and the audit rows."""
     access.require(actor, "checkin.self")
     now = periods.now()
     claimed = data["captured_at"]
-    if claimed > now + CLOCK_SKEW:
-        raise DomainError("CAPTURED_AT_INVALID", {"captured_at": ["in the future"]})
-    if claimed < now - MAX_AGE:
-        raise DomainError("CAPTURED_AT_TOO_OLD", {"captured_at": [f"more than {MAX_AGE.days} days ago"]})
     with db.tx() as s:
         subject_id, retry_id, district = _own_subject_and_retry(s, actor, data["client_id"], data["upload_id"])
         if retry_id is not None:
-            return s.get(CheckIn, retry_id)
+            return s.get(CheckIn, retry_id), False
+        if claimed > now + CLOCK_SKEW:
+            raise DomainError("CAPTURED_AT_INVALID", {"captured_at": ["in the future"]})
+        if claimed < now - MAX_AGE:
+            raise DomainError("CAPTURED_AT_TOO_OLD", {"captured_at": [f"more than {MAX_AGE.days} days ago"]})
         was_offline = bool(offline or data.get("offline"))
         lat, lon, acc = data["latitude"], data["longitude"], data["accuracy_m"]
         geo = geofence.check(
@@ -143,7 +197,7 @@ def create(
             target_id=c.id,
             details={"kind": kind, "offline": c.offline, "inside_area": c.inside_area, "status": c.status},
         )
-    return c
+    return c, True
 
 
 def interval_for(session: Session, subject: Subject) -> tuple[int, grade_effects.GradeEffects]:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import JSON, bindparam, delete, select, text, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import runtime
@@ -59,46 +58,22 @@ _CLAIM = text(
 )
 
 
-def _claim(
-    session: Session, user_id: int, scope: str, key: str, body_hash: str, status: int = 0, result: str | None = None
-) -> int | None:
-    """Insert the claim (or, with ``result``, the finished record) in one statement; its id, or None when the key
-    is already claimed (after the holder ends)."""
+def _claim(session: Session, user_id: int, scope: str, key: str, body_hash: str) -> int | None:
+    """Insert the claim in one statement; its id, or None when the key is already claimed (after the holder ends)."""
     conn = session.connection()
     now = utcnow()
-    row = {"user_id": user_id, "scope": scope, "key": key, "request_hash": body_hash, "status_code": status}
-    row["response_body"] = None if result is None else {_SEALED: crypto.encrypt(result)}
+    row = {"user_id": user_id, "scope": scope, "key": key, "request_hash": body_hash, "status_code": 0}
+    row["response_body"] = None
     row |= {"created_at": now, "expires_at": now + timedelta(days=runtime.settings().idempotency_days)}
     return conn.execute(_CLAIM, row).scalar()
 
 
-class _Taken(Exception):
-    """The key was recorded by a duplicate meanwhile: this transaction rolls back and replays that record."""
-
-
-def run_once(
-    user_id: int,
-    scope: str,
-    key: str,
-    body_hash: str,
-    create: Callable[[], tuple[int, object]],
-    *,
-    claim_first: bool = True,
-) -> Outcome:
+def run_once(user_id: int, scope: str, key: str, body_hash: str, create: Callable[[], tuple[int, object]]) -> Outcome:
     """Run ``create`` (returning status and JSON body) once per key; replay its stored result after that.
 
     The claim is one ``INSERT … ON CONFLICT DO NOTHING RETURNING``: a concurrent duplicate's insert waits
     on the unique index (SQLite: the write lock) until the holder ends, then finds its row and replays it.
-
-    ``claim_first=False`` is for a create that finds its own retry by a unique key of its record and then
-    writes nothing (a check-in: subject and client id). The create runs first and the finished record is
-    inserted after it, in the same statement count as a bare claim: one statement fewer. When the key turns
-    out to be recorded already — a retry, or a concurrent duplicate that committed first (our insert, or the
-    create's own unique key, waits for it) — this transaction rolls back whole and the stored result is
-    replayed; a create that fails replays a stored result if there is one, else fails storing nothing.
     """
-    if not claim_first:
-        return _run_then_record(user_id, scope, key, body_hash, create)
     with db.tx() as s:
         claim_id = _claim(s, user_id, scope, key, body_hash)
         if claim_id is None:
@@ -114,25 +89,6 @@ def run_once(
             .values(status_code=status, response_body={_SEALED: crypto.encrypt(text)})
         )
         return Outcome(status, json.loads(text), False)
-
-
-def _run_then_record(
-    user_id: int, scope: str, key: str, body_hash: str, create: Callable[[], tuple[int, object]]
-) -> Outcome:
-    try:
-        with db.tx() as s:
-            status, payload = create()
-            text = json.dumps(payload, default=str)
-            if _claim(s, user_id, scope, key, body_hash, status, text) is None:
-                raise _Taken
-            return Outcome(status, json.loads(text), False)
-    except (_Taken, DomainError, IntegrityError) as exc:
-        found = _existing(db.session, user_id, scope, key)
-        if found is None:
-            if isinstance(exc, _Taken):  # the winner's record vanished in between (purged): let the client retry
-                raise DomainError("CONFLICT") from None
-            raise
-        return _replay(found, body_hash)
 
 
 def _replay(found: IdempotencyRecord, body_hash: str) -> Outcome:

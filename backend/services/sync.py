@@ -30,13 +30,15 @@ access.allow("sync.self", {"subject"})
 
 @dataclass(frozen=True)
 class SyncKind:
-    """How one kind of queued create runs: its idempotency scope and its create → (status, JSON body)."""
+    """How one kind of queued create runs: its idempotency scope and its create → (status, JSON body).
 
-    scope: str
+    With no scope the create is idempotent on the client id by itself (a check-in) and returns the
+    ``idempotency.Outcome`` (status, body, replayed).
+    """
+
+    scope: str | None
     #: create(actor, body, item) → (status, JSON body); ``item`` carries extras such as a return's request_id
-    create: Callable[[Actor, dict, dict], tuple[int, object]]
-    #: as its single endpoint's ``idempotency.run_once(claim_first=…)``
-    claim_first: bool = True
+    create: Callable[[Actor, dict, dict], tuple[int, object] | idempotency.Outcome]
 
 
 @dataclass
@@ -69,14 +71,16 @@ def _run_one(actor: Actor, index: int, item: object, kinds: dict[str, SyncKind])
             raise DomainError("SYNC_KIND_UNKNOWN", {"kind": sorted(kinds)})
         if not isinstance(body, dict) or not isinstance(client_id, str) or not 1 <= len(client_id) <= 128:
             raise DomainError("CLIENT_ID_REQUIRED", {"client_id": ["a string of 1–128 characters"]})
-        outcome = idempotency.run_once(
-            actor.user_id,
-            spec.scope,
-            client_id,
-            idempotency.request_hash(body),
-            lambda: spec.create(actor, body, item),
-            claim_first=spec.claim_first,
-        )
+        if spec.scope is None:
+            outcome = spec.create(actor, body, item)
+        else:
+            outcome = idempotency.run_once(
+                actor.user_id,
+                spec.scope,
+                client_id,
+                idempotency.request_hash(body),
+                lambda: spec.create(actor, body, item),
+            )
         result.status, result.replayed, result.body = outcome.status, outcome.replayed, outcome.body
     except DomainError as exc:
         result.status, result.error = exc.status, exc
