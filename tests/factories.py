@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -118,3 +119,24 @@ def login(client, username: str, password: str = PASSWORD, device_id: str = "tes
 
 def auth_header(client, username: str) -> dict:
     return {"Authorization": "Bearer " + login(client, username)["access_token"]}
+
+
+def fire_together(app, n: int, send) -> list:
+    """``send(test_client)`` from ``n`` threads released at once (a barrier); their results, in thread order."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def go(i: int) -> None:
+        c = app.test_client()
+        barrier.wait()
+        try:
+            results[i] = send(c)
+        finally:
+            db.remove()
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -28,7 +27,7 @@ from tests.activities_support import (
     uploaded,
     warnings_of,
 )
-from tests.factories import auth_header
+from tests.factories import auth_header, fire_together
 from tests.uploads_support import jpeg, sha
 
 
@@ -204,7 +203,7 @@ def test_concurrent_duplicates_of_a_check_in_count_once(app, client, world, cloc
     h = headers_for(client, subject)
     clock.set(sh(3, 2, 9, 0))
     body = checkin_body(uploaded(client, h, sh(3, 2, 9, 0)), sh(3, 2, 9, 0))
-    results = _fire_together(app, 6, lambda c: c.post("/api/v1/me/checkins", json=body, headers=h))
+    results = fire_together(app, 6, lambda c: c.post("/api/v1/me/checkins", json=body, headers=h))
     assert sorted(r.status_code for r in results) == [200] * 5 + [201], [r.get_json() for r in results]
     assert len({r.get_data() for r in results}) == 1
     with db.new_session() as s:
@@ -238,26 +237,6 @@ def test_a_retry_is_answered_alike_later_and_through_either_route(client, world,
     result = synced.get_json()["results"][0]
     assert (result["status"], result["replayed"], result["body"]) == (200, True, first.get_json())
     assert len(events(subject.id)) == 1
-
-
-def _fire_together(app, n: int, send) -> list:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def go(i: int) -> None:
-        c = app.test_client()
-        barrier.wait()
-        try:
-            results[i] = send(c)
-        finally:
-            db.remove()
-
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
 
 
 def test_a_rejected_photo_makes_the_check_in_invalid(client, world, clock):

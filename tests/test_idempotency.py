@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 import uuid
 from datetime import timedelta
 
@@ -14,7 +13,7 @@ from backend import runtime
 from backend.db import db
 from backend.models import IdempotencyRecord, Subject, utcnow
 from backend.services import idempotency
-from tests.factories import auth_header
+from tests.factories import auth_header, fire_together
 from tests.test_subjects import URL, enrol_body
 
 
@@ -83,30 +82,10 @@ def test_stored_results_are_encrypted(client, world):
     assert code not in str(raw) and "王五" not in str(raw)
 
 
-def _fire_together(app, n: int, send) -> list:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def go(i: int) -> None:
-        c = app.test_client()
-        barrier.wait()
-        try:
-            results[i] = send(c)
-        finally:
-            db.remove()
-
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
-
-
 def test_concurrent_duplicates_create_exactly_once(app, client, world):
     hdr = auth_header(client, "officerA")
     body = enrol_body(world, client_id=str(uuid.uuid4()))
-    results = _fire_together(app, 6, lambda c: c.post(URL, json=body, headers=hdr))
+    results = fire_together(app, 6, lambda c: c.post(URL, json=body, headers=hdr))
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200] * 5 + [201], [r.get_json() for r in results]
     assert len({r.get_data() for r in results}) == 1
@@ -117,7 +96,7 @@ def test_concurrent_duplicates_create_exactly_once(app, client, world):
 def test_concurrent_enrolments_of_one_person_without_a_key(app, client, world):
     """No key, so no replay: the unique keyed hash lets one through and the rest get 409, never a 500."""
     hdr = auth_header(client, "officerA")
-    results = _fire_together(app, 4, lambda c: c.post(URL, json=enrol_body(world), headers=hdr))
+    results = fire_together(app, 4, lambda c: c.post(URL, json=enrol_body(world), headers=hdr))
     statuses = sorted(r.status_code for r in results)
     assert statuses == [201, 409, 409, 409], [r.get_json() for r in results]
     assert {r.get_json()["code"] for r in results if r.status_code == 409} == {"ID_NUMBER_DUPLICATE"}
