@@ -93,24 +93,13 @@ _DISTRICT = aliased(OrgUnit, name="geo_district")
 def with_district(stmt: Select, office_id: ColumnElement) -> Select:
     """``stmt`` plus two columns, the id and area of the district above the office ``office_id`` (outer joins).
 
-    Lets a caller that loads the subject anyway fetch its district in the same statement (``check(district=)``).
+    Lets a caller that loads the subject anyway fetch its district in the same statement, for ``check``.
     """
     return (
         stmt.add_columns(_DISTRICT.id, _DISTRICT.area)
         .outerjoin(_OFFICE, _OFFICE.id == office_id)
         .outerjoin(_DISTRICT, _DISTRICT.id == _OFFICE.parent_id)
     )
-
-
-def district_of(session: Session, subject_id: int) -> tuple[int, dict | None] | None:
-    """The district above the subject's office: its id and area (one query)."""
-    row = session.execute(
-        select(_DISTRICT.id, _DISTRICT.area)
-        .join(_OFFICE, _OFFICE.parent_id == _DISTRICT.id)
-        .join(Subject, Subject.office_id == _OFFICE.id)
-        .where(Subject.id == subject_id)
-    ).first()
-    return (row[0], row[1]) if row is not None else None
 
 
 def leaves_in_force(session: Session, subject_id: int, at: datetime) -> list[SubjectRequest]:
@@ -150,9 +139,6 @@ def _nearest(areas: list[tuple[str, dict]], lat: float, lon: float) -> tuple[flo
     return best
 
 
-_UNKNOWN = object()
-
-
 def check(
     session: Session,
     subject_id: int,
@@ -161,17 +147,16 @@ def check(
     accuracy_m: float,
     at: datetime,
     *,
+    district: tuple[int, dict | None] | None,
     home_only=False,
-    district: object = _UNKNOWN,
 ) -> GeoResult:
     """Whether the point is inside a permitted area at ``at`` (see the module docstring for the rule).
 
     The district is tried first; the destinations of leaves in force only when the point is outside it.
-    ``district``: the (id, area) of the subject's district when the caller has loaded it already (None: none).
+    ``district``: the (id, area) of the subject's district (None: none), which the caller loads with the
+    subject through ``with_district``.
     """
     tolerance = max(float(accuracy_m), MIN_TOLERANCE_M)
-    if district is _UNKNOWN:
-        district = district_of(session, subject_id)
     home = [(f"district:{district[0]}", district[1])] if district is not None and district[1] else []
     best = _nearest(home, lat, lon)
     if (best is None or best[0] > tolerance) and not home_only:
