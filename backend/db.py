@@ -6,6 +6,8 @@ import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import psycopg
+import sqlalchemy.exc
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
@@ -128,6 +130,22 @@ def _make_sqlite_serialisable(engine: Engine) -> None:
     def _begin(conn) -> None:
         write = _write_intent.get() or conn.get_execution_options().get("zj_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextmanager
+def pg_raw(session: Session, *, pipeline: bool = False) -> Iterator[psycopg.Connection]:
+    """The psycopg connection of the session's current transaction (PostgreSQL), for a hot path's own SQL;
+    with ``pipeline``, in pipeline mode (statements sent together, results read at the first fetch). Its
+    errors are raised as SQLAlchemy's (a unique violation is ``IntegrityError``), as through the session."""
+    raw = session.connection().connection.dbapi_connection
+    try:
+        if pipeline:
+            with raw.pipeline():
+                yield raw
+        else:
+            yield raw
+    except psycopg.Error as exc:
+        raise sqlalchemy.exc.DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
 
 def after_commit(session: Session, fn: Callable[[], None]) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from backend.db import db
 from backend.errors import NotFound
 from backend.models import AuditLog, OrgUnit, User
 from backend.services import audit, auth, orgs, users
+from mobile_api.blueprint import Blueprint
 from mobile_api.idempotent import idempotent
 from mobile_api.pagination import paginate, pagination_header
 from mobile_api.schemas.admin import (

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.db import db
 from backend.services import keywords, suggestion_triggers
+from mobile_api.blueprint import Blueprint
 from mobile_api.idempotent import idempotent
 from mobile_api.pagination import PageArgs, paginate, pagination_header
 from mobile_api.schemas.field import ClassifyIn, VersionDetailOut, VersionIn, VersionOut

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.services import auth
+from mobile_api.blueprint import Blueprint
 from mobile_api.schemas.auth import ActivateIn, LoginIn, RefreshIn, TokensOut
 from mobile_api.security import authorize, client_ip, public
 

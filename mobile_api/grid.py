@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.db import db
 from backend.models import Subject
 from backend.services import access
+from mobile_api.blueprint import Blueprint
 from mobile_api.pagination import PageArgs, paginate, pagination_header
 from mobile_api.schemas.subjects import GridSubjectOut
 from mobile_api.security import authorize

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.db import db
 from backend.models import Subject
 from backend.models.field import FieldReport
 from backend.services import field_reports, field_review
+from mobile_api.blueprint import Blueprint
 from mobile_api.field_export import export, page_rows
 from mobile_api.idempotent import idempotent
 from mobile_api.pagination import pagination_header, wants_csv

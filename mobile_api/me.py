@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from backend.db import db
 from backend.models import OrgUnit, Subject, User
 from backend.services import auth, notifications
+from mobile_api.blueprint import Blueprint
 from mobile_api.pagination import PageArgs, paginate, pagination_header
 from mobile_api.schemas.auth import (
     DeviceIn,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.db import db
 from backend.services import checkins
+from mobile_api.blueprint import Blueprint
 from mobile_api.pagination import paginate, pagination_header
 from mobile_api.schemas.activities import CheckInIn, CheckInOut, CheckInQuery, ScheduleOut
 from mobile_api.security import authorize

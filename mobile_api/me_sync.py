@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError
 
 from backend.errors import DomainError
@@ -14,6 +13,7 @@ from backend.services import checkins, education, request_returns, requests, ser
 from backend.services.actors import Actor
 from backend.services.idempotency import Outcome
 from mobile_api import me_education, me_requests
+from mobile_api.blueprint import Blueprint
 from mobile_api.errors import error_body
 from mobile_api.schemas.activities import (
     CheckInIn,

@@ -6,7 +6,6 @@ import logging
 
 from flask import jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 
@@ -14,6 +13,7 @@ from backend.db import db
 from backend.errors import CATALOGUE
 from backend.redis_conn import get_redis
 from backend.storage import get_storage
+from mobile_api.blueprint import Blueprint
 from mobile_api.errors import error_body
 from mobile_api.metrics import metrics_response
 from mobile_api.security import public

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from backend.db import db
@@ -12,6 +11,7 @@ from backend.errors import NotFound
 from backend.models import Subject
 from backend.models.scoring_decisions import Appeal, MeritApplication
 from backend.services.scoring import appeals, merits, read
+from mobile_api.blueprint import Blueprint
 from mobile_api.idempotent import idempotent
 from mobile_api.pagination import paginate, pagination_header
 from mobile_api.schemas.scoring import (

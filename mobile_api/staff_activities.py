@@ -6,9 +6,9 @@ from itertools import islice
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.services import education, locations, service_reports
+from mobile_api.blueprint import Blueprint
 from mobile_api.pagination import CSV_MAX_ROWS, csv_stream, pagination_header, wants_csv
 from mobile_api.schemas.activities import (
     EducationOut,

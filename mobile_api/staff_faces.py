@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.services import faces
+from mobile_api.blueprint import Blueprint
 from mobile_api.idempotent import idempotent
 from mobile_api.schemas.faces import FaceReferenceDeleteQuery, FaceReferenceIn, FaceReferenceOut
 from mobile_api.security import authorize

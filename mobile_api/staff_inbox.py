@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.models import utcnow
 from backend.services import inbox
+from mobile_api.blueprint import Blueprint
 from mobile_api.field_export import export, page_rows
 from mobile_api.pagination import pagination_header, wants_csv
 from mobile_api.schemas.field import InboxItemOut, InboxQuery

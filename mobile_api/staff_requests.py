@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.db import db
 from backend.services import request_decisions, requests
+from mobile_api.blueprint import Blueprint
 from mobile_api.field_export import export_objects
 from mobile_api.pagination import paginate, pagination_header, wants_csv
 from mobile_api.schemas.activities import DecisionIn, RequestOut, StaffRequestQuery, TransferIn

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.db import db
 from backend.services import access
 from backend.services.scoring import adjustments, appeals, employment, merits, read, release
+from mobile_api.blueprint import Blueprint
 from mobile_api.field_export import export_objects
 from mobile_api.idempotent import idempotent
 from mobile_api.pagination import paginate, pagination_header, wants_csv

@@ -7,12 +7,12 @@ from types import SimpleNamespace
 
 from flask import Response, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from backend.db import db
 from backend.models import Subject
 from backend.services import access, crypto, idcard, subjects
+from mobile_api.blueprint import Blueprint
 from mobile_api.idempotent import idempotent
 from mobile_api.pagination import CSV_MAX_ROWS, csv_stream, paginate, pagination_header, wants_csv
 from mobile_api.schemas.subjects import (

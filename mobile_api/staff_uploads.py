@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.services import evidence_review, uploads_links
+from mobile_api.blueprint import Blueprint
 from mobile_api.schemas.uploads import OriginalOut, OriginalQuery, ReviewIn, UploadOut
 from mobile_api.security import authorize
 from mobile_api.uploads import absolute, present

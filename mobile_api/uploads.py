@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import g, request, send_file, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend import runtime
 from backend.services import uploads, uploads_links
+from mobile_api.blueprint import Blueprint
 from mobile_api.idempotent import idempotent
 from mobile_api.schemas.uploads import DeclareIn, DeclareOut, UploadOut, ViewQuery
 from mobile_api.security import authorize, public

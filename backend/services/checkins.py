@@ -22,7 +22,17 @@ from backend.errors import DomainError, NotFound, register
 from backend.models import Subject, Upload
 from backend.models.checkin import CheckIn
 from backend.models.scoring import ScoreEvent
-from backend.services import access, activity_policy, audit, evidence, geofence, grade_effects, outbox, periods
+from backend.services import (
+    access,
+    activity_policy,
+    audit,
+    checkin_pipeline,
+    evidence,
+    geofence,
+    grade_effects,
+    outbox,
+    periods,
+)
 from backend.services.actors import Actor
 from backend.services.handlers import handler
 from backend.services.scoring import emit_event
@@ -71,15 +81,19 @@ _INSERT = insert(CheckIn.__table__).returning(CheckIn.__table__.c.id)
 
 
 def _own_subject_and_retry(
-    session: Session, actor: Actor, client_id: str, upload_id: int
-) -> tuple[int, int | None, tuple | None]:
-    """The caller's subject id (404 if none), the id of its check-in with ``client_id`` (a retry) and its
-    district (id, area), in one statement of plain columns. Unless it is a retry, a released subject is 409,
-    and an upload ``upload_id`` the caller does not have is UPLOAD_UNKNOWN (before the insert refers to it).
+    session: Session, actor: Actor, client_id: str, upload_id: int, *, pipelined: bool = False
+) -> tuple[int, int | None, tuple | None, int | None]:
+    """The caller's subject id (404 if none), the id of its check-in with ``client_id`` (a retry), its
+    district (id, area) and, when ``pipelined``, the new check-in's id, in one statement of plain columns.
+    Unless it is a retry, a released subject is 409, and an upload ``upload_id`` the caller does not have is
+    UPLOAD_UNKNOWN (before the insert refers to it).
     """
-    params = {"subject_id": actor.subject_id or -1, "client_id": client_id}
-    row = session.connection().execute(_SUBJECT_AND_RETRY, params | {"upload_id": upload_id, "owner_id": actor.user_id})
-    row = row.first()
+    if pipelined:
+        row = checkin_pipeline.read(session, actor, client_id, upload_id)
+    else:
+        params = {"subject_id": actor.subject_id or -1, "client_id": client_id}
+        params |= {"upload_id": upload_id, "owner_id": actor.user_id}
+        row = session.connection().execute(_SUBJECT_AND_RETRY, params).first()
     if row is None:
         raise NotFound("subject")
     if row[2] is None:
@@ -87,7 +101,7 @@ def _own_subject_and_retry(
             raise DomainError("SUBJECT_RELEASED")
         if not row[3]:
             raise DomainError("UPLOAD_UNKNOWN", {"upload_id": [str(upload_id)]})
-    return row[0], row[2], (row[4], row[5]) if row[4] is not None else None
+    return row[0], row[2], (row[4], row[5]) if row[4] is not None else None, row[6] if pipelined else None
 
 
 #: what a check-in's create answers of the fields that its placement fills in later
@@ -149,12 +163,15 @@ def _create(
 ) -> tuple[CheckIn, bool]:
     """``create``, and whether it created (False: a retry). The hot path of the subjects' app, so it writes
     with plain statements: one read (subject, retry, district), the check-in's insert, the photo's
-    conditional update, the outbox row and the audit rows."""
+    conditional update, the outbox row and the audit rows; on PostgreSQL, pipelined (``checkin_pipeline``)."""
     access.require(actor, "checkin.self")
     now = periods.now()
     claimed = data["captured_at"]
     with db.tx() as s:
-        subject_id, retry_id, district = _own_subject_and_retry(s, actor, data["client_id"], data["upload_id"])
+        pipelined = checkin_pipeline.usable(s)
+        subject_id, retry_id, district, new_id = _own_subject_and_retry(
+            s, actor, data["client_id"], data["upload_id"], pipelined=pipelined
+        )
         if retry_id is not None:
             return s.get(CheckIn, retry_id), False
         if claimed > now + CLOCK_SKEW:
@@ -183,8 +200,12 @@ def _create(
             "distance_m": geo.distance_m,
             "area_basis": geo.basis,
         }
-        c = CheckIn(id=s.connection().execute(_INSERT, values).scalar_one(), **values)
         claim = Claim(claimed, lat, lon, time_tolerance=CHECKIN_TIME_TOLERANCE)
+        if pipelined:
+            values["id"] = new_id
+            checkin_pipeline.write(s, actor, values, claim.to_json())
+            return CheckIn(**values), True
+        c = CheckIn(id=s.connection().execute(_INSERT, values).scalar_one(), **values)
         # the attachment checks (claim, duplicates, face check) need no request data: they run in a job
         evidence.attach(
             s, actor, c.upload_id, subject_id=subject_id, record_type="checkin", record_id=c.id, claim=claim, defer=True

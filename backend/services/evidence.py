@@ -124,8 +124,20 @@ def attach(
     if loaded is not None:  # a copy loaded earlier in this session is stale now
         session.expire(loaded)
     if status is None:
-        _refuse_attach(session, actor, upload_id, subject_id, record_type, str(record_id))
+        refuse_attach(session, actor, upload_id, subject_id, record_type, str(record_id))
         return  # attached to this record already: a retried create
+    record_attached(session, actor, upload_id, subject_id, record_type, record_id)
+    if status != "processing":
+        if defer:
+            outbox.add(session, EVALUATE_JOB, {"upload_id": upload_id})
+        else:
+            evaluate(session, session.get(Upload, upload_id))
+
+
+def record_attached(
+    session: Session, actor: Actor, upload_id: int, subject_id: int, record_type: str, record_id: object
+) -> None:
+    """The audit row of an attachment (``attach`` writes it; so does a caller that attached in its own SQL)."""
     audit.record(
         session,
         "upload.attach",
@@ -134,14 +146,9 @@ def attach(
         target_id=upload_id,
         details={"record_type": record_type, "record_id": str(record_id), "subject_id": subject_id},
     )
-    if status != "processing":
-        if defer:
-            outbox.add(session, EVALUATE_JOB, {"upload_id": upload_id})
-        else:
-            evaluate(session, session.get(Upload, upload_id))
 
 
-def _refuse_attach(
+def refuse_attach(
     session: Session, actor: Actor, upload_id: int, subject_id: int, record_type: str, record_id: str
 ) -> None:
     """Why ``attach`` matched nothing: the refusal, or nothing when the upload is on this record already."""

@@ -60,12 +60,22 @@ def add(session: Session, job: str, payload: dict, *, queue: str = "default") ->
 
     Returns the row's id.
     """
-    request_id = runtime.current_request_id()
-    row = {"job": job, "payload": {**payload, "_queue": queue}, "status": "pending", "attempts": 0}
-    row |= {"request_id": request_id, "created_at": utcnow()}
+    row = row_values(job, payload, queue)
     msg_id = session.connection().execute(_INSERT, row).scalar_one()
-    after_commit(session, lambda: push(msg_id, queue, request_id))
+    push_after_commit(session, msg_id, queue)
     return msg_id
+
+
+def row_values(job: str, payload: dict, queue: str = "default") -> dict:
+    """The columns of a new outbox row, as ``add`` writes them (for a caller that writes the row in its own SQL)."""
+    row = {"job": job, "payload": {**payload, "_queue": queue}, "status": "pending", "attempts": 0}
+    return row | {"request_id": runtime.current_request_id(), "created_at": utcnow()}
+
+
+def push_after_commit(session: Session, outbox_id: int, queue: str = "default") -> None:
+    """Push the row ``outbox_id``, written in this transaction, to RQ once the transaction commits."""
+    request_id = runtime.current_request_id()
+    after_commit(session, lambda: push(outbox_id, queue, request_id))
 
 
 def push(outbox_id: int, queue: str = "default", request_id: str | None = None) -> bool:
