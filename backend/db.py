@@ -133,17 +133,13 @@ def _make_sqlite_serialisable(engine: Engine) -> None:
 
 
 @contextmanager
-def pg_raw(session: Session, *, pipeline: bool = False) -> Iterator[psycopg.Connection]:
-    """The psycopg connection of the session's current transaction (PostgreSQL), for a hot path's own SQL;
-    with ``pipeline``, in pipeline mode (statements sent together, results read at the first fetch). Its
-    errors are raised as SQLAlchemy's (a unique violation is ``IntegrityError``), as through the session."""
-    raw = session.connection().connection.dbapi_connection
+def pg_raw(session: Session) -> Iterator[psycopg.Connection]:
+    """The psycopg connection of the session's current transaction (PostgreSQL), for a hot path's own SQL.
+
+    Its errors are raised as SQLAlchemy's (a unique violation is ``IntegrityError``), as through the session.
+    """
     try:
-        if pipeline:
-            with raw.pipeline():
-                yield raw
-        else:
-            yield raw
+        yield session.connection().connection.dbapi_connection
     except psycopg.Error as exc:
         raise sqlalchemy.exc.DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
