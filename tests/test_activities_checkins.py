@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 
 from backend.db import db
-from backend.models import AuditLog, IdempotencyRecord, Subject
+from backend.models import AuditLog, IdempotencyRecord, OutboxMessage, Subject, Upload
 from backend.models.checkin import CheckIn
-from backend.services import checkin_jobs
+from backend.services import audit, checkin_jobs
 from tests.activities_support import (
     AWAY,
     HOME,
@@ -194,6 +194,66 @@ def test_retries_and_refusals(client, world, clock):
     assert post(upload_id=other + 10_000) == (422, "UPLOAD_UNKNOWN")  # no such photo at all
     staff = client.post("/api/v1/me/checkins", json=body, headers=auth_header(client, "officerA"))
     assert staff.status_code == 403
+
+
+def _last_audit_id() -> int:
+    with db.new_session() as s:
+        return s.scalar(select(func.max(AuditLog.id))) or 0
+
+
+def _left_behind(checkin_id: int, upload_id: int, since: int) -> tuple[Upload, list[OutboxMessage], list[AuditLog]]:
+    """The check-in's photo, its photo's attachment-check jobs, and the audit rows of both after row ``since``."""
+    with db.new_session() as s:
+        upload = s.get(Upload, upload_id)
+        jobs = s.scalars(select(OutboxMessage).where(OutboxMessage.job == "evaluate_attachment")).all()
+        rows = s.scalars(
+            select(AuditLog)
+            .where(AuditLog.id > since)
+            .where(
+                (AuditLog.target_type == "checkin") & (AuditLog.target_id == str(checkin_id))
+                | (AuditLog.target_type == "upload")
+                & (AuditLog.target_id == str(upload_id))
+                & (AuditLog.action == "upload.attach")
+            )
+            .order_by(AuditLog.id)
+        ).all()
+        assert audit.verify(s).ok
+        return upload, [j for j in jobs if j.payload["upload_id"] == upload_id], rows
+
+
+def test_a_check_in_leaves_its_photo_attached_its_checks_queued_and_two_audit_rows(client, world, clock):
+    """What one create writes, on each backend (PostgreSQL writes it in one statement of its own)."""
+    subject = new_subject(world)
+    h = headers_for(client, subject)
+    clock.set(sh(3, 2, 9, 0))
+    checked = uploaded(client, h, sh(3, 2, 9, 0))
+    since = _last_audit_id()
+    resp = client.post("/api/v1/me/checkins", json=checkin_body(checked, sh(3, 2, 9, 0)), headers=h)
+    assert resp.status_code == 201, resp.get_json()
+    made = resp.get_json()
+    upload, jobs, rows = _left_behind(made["id"], checked, since)
+    assert (upload.record_type, upload.record_id, upload.subject_id) == ("checkin", str(made["id"]), subject.id)
+    assert upload.attached_at is not None and _t(upload.claim["captured_at"]) == sh(3, 2, 9, 0)
+    assert (upload.claim["latitude"], upload.claim["longitude"]) == HOME
+    assert len(jobs) == 1 and jobs[0].status == "pending"  # the attachment checks of a photo already checked
+    assert [r.action for r in rows] == ["upload.attach", "checkin.create"]
+    assert rows[0].details == {"record_type": "checkin", "record_id": str(made["id"]), "subject_id": subject.id}
+    assert rows[1].details == {"kind": "checkin", "offline": False, "inside_area": True, "status": "pending"}
+    assert rows[1].actor_id == rows[0].actor_id == subject.user_id and rows[1].id == rows[0].id + 1
+    assert placed(client, h, made["id"])["status"] == "counted"
+
+    # a photo whose own checks are still to run: no attachment checks are queued now (its verdict queues them)
+    clock.set(sh(3, 3, 9, 0))
+    waiting = declared_only(client, h, sh(3, 3, 9, 0), AWAY)
+    since = _last_audit_id()
+    resp = client.post("/api/v1/me/checkins", json=checkin_body(waiting, sh(3, 3, 9, 0), AWAY), headers=h)
+    assert resp.status_code == 201 and resp.get_json()["inside_area"] is False
+    upload, jobs, rows = _left_behind(resp.get_json()["id"], waiting, since)
+    assert upload.record_id == str(resp.get_json()["id"]) and upload.status == "processing" and jobs == []
+    assert [r.action for r in rows] == ["upload.attach", "checkin.create"] and rows[1].details["inside_area"] is False
+    assert placed(client, h, resp.get_json()["id"])["status"] == "counted"  # its checks ran the attachment's too
+    upload, jobs, _rows = _left_behind(resp.get_json()["id"], waiting, since)
+    assert upload.status == "accepted" and upload.claim["latitude"] == AWAY[0] and jobs == []
 
 
 def test_concurrent_duplicates_of_a_check_in_count_once(app, client, world, clock):

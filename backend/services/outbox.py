@@ -45,9 +45,16 @@ def queue_name(name: str) -> str:
     return runtime.settings().queue_prefix + name
 
 
+_queues: dict[str, Queue] = {}
+
+
 def get_queue(name: str = "default") -> Queue:
-    """An RQ queue that stores jobs as JSON (our workers read JSON only)."""
-    return Queue(queue_name(name), connection=get_redis(), serializer=JSONSerializer)
+    """An RQ queue that stores jobs as JSON (our workers read JSON only); one object per queue and client."""
+    full, conn = queue_name(name), get_redis()
+    q = _queues.get(full)
+    if q is None or q.connection is not conn:
+        q = _queues[full] = Queue(full, connection=conn, serializer=JSONSerializer)
+    return q
 
 
 def job_id(outbox_id: int) -> str:
