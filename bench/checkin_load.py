@@ -9,7 +9,7 @@ in). ``zhijiao``'s app runs under gunicorn with 2 workers, plus one bench-only r
 endpoint that authenticates and inserts one row. A load client (threads, keep-alive HTTP) then sends, for
 ``--seconds`` at each concurrency of ``--levels``, floor requests and real check-ins (``POST
 /api/v1/me/checkins``: the subject, retry and district read, geofence, the check-in, the photo's
-attachment with its claim, the outbox row of the claim checks and placement, audit, idempotency; the
+attachment with its claim, the outbox row of the attachment checks, two audit rows, the RQ push; the
 jobs themselves run in workers and are not part of this measure) from many subjects, in alternating
 slices of ``--slice`` seconds so that the machine's drift hits both alike; then both at a fixed
 ``--rate`` per second. It reports throughput, p50 and p99
