@@ -17,7 +17,8 @@ of each and the check-in's share of the floor. Goals: ≥ 60 % of the floor's th
 50 requests/s.
 
 Missed job: a second database with ``--missed-subjects`` subjects (levels mixed; 90 % of the periods that
-ended checked in) and ``checkin_jobs.run_missed`` timed once, as the nightly schedule runs it. Goal < 30 s.
+ended checked in; each with its score row, as subjects this far into their correction have, unless
+``--cold-scores``) and ``checkin_jobs.run_missed`` timed once, as the nightly schedule runs it. Goal < 30 s.
 """
 
 from __future__ import annotations
@@ -450,6 +451,12 @@ def missed_job(args) -> dict:
         copy_rows(conn.cursor(), "checkins", cols, rows)
         reset_sequences(conn)
         conn.commit()
+    if not args.cold_scores:
+        from backend.services.scoring import recompute
+
+        # subjects 400 days into correction have had events, so a score row each: steady state (without
+        # this, every miss would also create its subject's score row from the ledger)
+        recompute.recompute_all()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     with db.tx() as s:
@@ -482,6 +489,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=50)
     ap.add_argument("--rate-seconds", type=float, default=20)
     ap.add_argument("--missed-subjects", type=int, default=50_000)
+    ap.add_argument("--cold-scores", action="store_true", help="missed job: no subject has a score row yet")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--skip-load", action="store_true")
     ap.add_argument("--skip-missed", action="store_true")
