@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from backend.db import db
 from backend.models import AuditLog, Notification, Subject, SubjectChange
+from backend.models.checkin import CheckIn
 from backend.services import request_returns
 from tests.activities_support import (
     AWAY,
@@ -24,7 +25,7 @@ from tests.activities_support import (
     uploaded,
     warnings_of,
 )
-from tests.factories import auth_header
+from tests.factories import auth_header, fire_together
 
 SHANGHAI_AREA = {"type": "circle", "center": [AWAY[1], AWAY[0]], "radius_m": 10_000}
 
@@ -292,3 +293,36 @@ def test_only_staff_decide(client, world, clock, role):
     clock.set(sh(3, 2, 9))
     r = ask(client, headers_for(client, subject), d(3, 5), d(3, 6)).get_json()
     assert decide(client, role, r["id"], "approve").status_code == 403
+
+
+def test_a_check_in_and_a_return_report_racing_with_one_client_id_and_photo(app, client, world, clock):
+    """A phone that sends one check-in body to both routes at once: one of them takes it, the other is
+    answered with a 4xx (never a 5xx: no deadlock between the two paths, no unique-key error escaping),
+    and one check-in row holds the client id."""
+    subject = new_subject(world)
+    h = headers_for(client, subject)
+    for k in range(5):
+        clock.set(sh(3, 2 + 4 * k, 9))
+        r = approved_leave(client, h, d(3, 3 + 4 * k), d(3, 4 + 4 * k))
+        at = sh(3, 4 + 4 * k, 20)
+        clock.set(at)
+        body = checkin_body(uploaded(client, h, at), at)
+        routes = ("/api/v1/me/checkins", f"/api/v1/me/requests/{r['id']}/return")
+        results = fire_together(app, 2, lambda c, i=iter(routes): c.post(next(i), json=body, headers=h))
+        statuses = [resp.status_code for resp in results]
+        assert all(s < 500 for s in statuses), [resp.get_json() for resp in results]
+        assert any(s in (200, 201) for s in statuses), [resp.get_json() for resp in results]
+        with db.new_session() as s:
+            rows = s.scalars(
+                select(CheckIn.id).where(CheckIn.subject_id == subject.id, CheckIn.client_id == body["client_id"])
+            ).all()
+        assert len(rows) == 1
+
+    # one after the other: the return report refuses a client id that an ordinary check-in holds
+    clock.set(sh(3, 24, 9))
+    r = approved_leave(client, h, d(3, 25), d(3, 26))
+    clock.set(sh(3, 26, 20))
+    body = checkin_body(uploaded(client, h, sh(3, 26, 20)), sh(3, 26, 20))
+    assert client.post("/api/v1/me/checkins", json=body, headers=h).status_code == 201
+    resp = client.post(f"/api/v1/me/requests/{r['id']}/return", json=body, headers=h)
+    assert (resp.status_code, resp.get_json()["code"]) == (409, "IDEMPOTENCY_KEY_REUSED")

@@ -51,17 +51,23 @@ _CHECKIN_COLUMNS = (
 #: the generic path's three writes as one statement: the check-in (its id drawn by the read), the photo's
 #: conditional attach (``evidence._ATTACH``: the caller's own, unattached, attachable upload, and its row
 #: lock) and the outbox row of the deferred attachment checks (``evidence.attach(defer=True)``: only when
-#: the photo's own checks are done; while they run, their verdict queues the work). Each part runs to
-#: completion whether or not the final SELECT reads it.
+#: the photo's own checks are done; while they run, their verdict queues the work).
+#: Order: PostgreSQL runs the parts of one statement in no promised order, except that a part reading
+#: another's output runs after it. The attach reads the insert's (a one-time condition, checked before it
+#: looks for the photo's row), so, as on the generic path, the check-in's unique key is taken before the
+#: photo's row lock: a duplicate waits on the key and fails there, and a check-in and a leave's return
+#: report racing with one client id and photo cannot take the two locks in opposite orders (a deadlock).
 _WRITE = f"""
 WITH checkin AS (
     INSERT INTO checkins ({", ".join(_CHECKIN_COLUMNS)})
     VALUES ({", ".join(f"%({c})s" for c in _CHECKIN_COLUMNS)})
+    RETURNING id
 ), attached AS (
     UPDATE uploads SET subject_id = %(subject_id)s, record_type = 'checkin', record_id = %(record_id)s,
                        attached_at = %(attached_at)s, claim = %(claim)s
     WHERE id = %(upload_id)s AND owner_id = %(owner_id)s AND (subject_id IS NULL OR subject_id = %(subject_id)s)
       AND record_type IS NULL AND status IN ({", ".join(f"'{s}'" for s in evidence.ATTACHABLE)})
+      AND EXISTS (SELECT FROM checkin)
     RETURNING status
 ), queued AS (
     INSERT INTO outbox (job, payload, status, attempts, request_id, created_at)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from backend.db import db
 from backend.errors import DomainError, register
@@ -54,7 +55,12 @@ def report_return(actor: Actor, request_id: int, data: dict, *, offline: bool = 
                 return r
         if r.status not in ("approved", "overdue") or periods.local_date(periods.now()) < r.start_date:
             raise DomainError("RETURN_NOT_DUE", {"status": [r.status]})
-        c = checkins.create(actor, data, offline=offline, kind="return", request_id=r.id)
+        try:
+            c = checkins.create(actor, data, offline=offline, kind="return", request_id=r.id)
+        except IntegrityError as exc:  # a check-in with this client id committed meanwhile (sent to /me/checkins too)
+            raise DomainError("IDEMPOTENCY_KEY_REUSED", {"client_id": ["used by another check-in"]}) from exc
+        if (c.kind, c.request_id) != ("return", r.id):  # the client id is an earlier check-in's, not this return's
+            raise DomainError("IDEMPOTENCY_KEY_REUSED", {"client_id": ["used by another check-in"]})
         if c.inside_area is False:
             raise DomainError("RETURN_NOT_AT_HOME", {"distance_m": [str(round(c.distance_m or 0))]})
         upload = s.get(Upload, c.upload_id)
