@@ -132,6 +132,11 @@ def _make_sqlite_serialisable(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def is_pg(session: Session) -> bool:
+    """Whether the session talks to PostgreSQL (else SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 @contextmanager
 def pg_raw(session: Session) -> Iterator[psycopg.Connection]:
     """The psycopg connection of the session's current transaction (PostgreSQL), for a hot path's own SQL.

@@ -27,7 +27,7 @@ from typing import Any
 from psycopg.types.json import Json
 from sqlalchemy.orm import Session
 
-from backend.db import pg_raw
+from backend.db import is_pg, pg_raw
 from backend.models import utcnow
 from backend.services import audit, evidence, outbox
 from backend.services.actors import Actor
@@ -81,13 +81,11 @@ SELECT (SELECT status FROM attached), (SELECT id FROM queued)
 
 def usable(session: Session) -> bool:
     """Whether this create may take this path: PostgreSQL, and the transaction is the create's own."""
-    return session.info.get("tx_depth") == 1 and session.get_bind().dialect.name == "postgresql"
+    return session.info.get("tx_depth") == 1 and is_pg(session)
 
 
-def read(session: Session, actor: Actor, client_id: str, upload_id: int) -> tuple[Any, ...] | None:
+def read(session: Session, params: dict) -> tuple[Any, ...] | None:
     """The generic read's row (subject id, status, retry id, owns the upload, district id, area) + a new id."""
-    params = {"subject_id": actor.subject_id or -1, "client_id": client_id}
-    params |= {"upload_id": upload_id, "owner_id": actor.user_id}
     with pg_raw(session) as raw:
         cur = raw.execute(_READ, params)
         return cur.fetchone()

@@ -88,11 +88,11 @@ def _own_subject_and_retry(
     Unless it is a retry, a released subject is 409, and an upload ``upload_id`` the caller does not have is
     UPLOAD_UNKNOWN (before the insert refers to it).
     """
+    params = {"subject_id": actor.subject_id or -1, "client_id": client_id}
+    params |= {"upload_id": upload_id, "owner_id": actor.user_id}
     if on_pg:
-        row = checkin_pg.read(session, actor, client_id, upload_id)
+        row = checkin_pg.read(session, params)
     else:
-        params = {"subject_id": actor.subject_id or -1, "client_id": client_id}
-        params |= {"upload_id": upload_id, "owner_id": actor.user_id}
         row = session.connection().execute(_SUBJECT_AND_RETRY, params).first()
     if row is None:
         raise NotFound("subject")

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from backend.db import is_pg
 from backend.errors import DomainError
 from backend.models import Subject, Upload, UploadHashBand, utcnow
 from backend.services import audit, outbox
@@ -202,7 +203,7 @@ def _index(session: Session, upload: Upload) -> None:
             {"upload_id": upload.id, "band": i, "subject_id": upload.subject_id, "value": value}
             for i, value in enumerate(bands(upload.phash, BANDS))
         ]
-        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        insert = postgresql.insert if is_pg(session) else sqlite.insert
         # one statement, not a SELECT + INSERT per band; a band already indexed (a rerun) stays as it is
         session.execute(insert(UploadHashBand).values(rows).on_conflict_do_nothing())
 

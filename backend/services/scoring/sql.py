@@ -11,14 +11,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from backend.db import is_pg  # noqa: F401 - the scoring modules import it from here
+
 TZ = ZoneInfo("Asia/Shanghai")
 #: advisory lock that bulk recomputes take exclusively and single-subject updates take shared, so a
 #: set-based UPDATE computed from one snapshot of the ledger never overwrites a concurrent event
 SCORE_LOCK = 7_202_640
-
-
-def is_pg(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def insert_ignore(session: Session, table: Table, values: dict | list[dict], keys: list[str], returning=None):
