@@ -83,9 +83,9 @@ def seed_demo(subjects: int) -> None:
     settings = _boot()
     if settings.env == "production":
         raise click.ClickException("demo data is for the embedded default and tests, not production")
-    from backend.services import demo
+    from backend.services.demo import seed
 
-    for key, value in demo.seed(subjects).items():
+    for key, value in seed.seed(subjects).items():
         click.echo(f"{key}: {value}")
 
 
@@ -113,7 +113,7 @@ def _unit_ids(units: tuple[str, ...]) -> list[int]:
 def create_user(username: str, role: str, units: tuple[str, ...], display_name: str, password: str) -> None:
     """Create a staff or admin account."""
     from backend.errors import CATALOGUE, DomainError
-    from backend.services.users import create_user_cli
+    from backend.services.identity.users import create_user_cli
 
     _boot()
     data = {"username": username, "password": password, "role": role, "display_name": display_name}
@@ -132,7 +132,7 @@ def audit_group() -> None:
 @audit_group.command("verify")
 def audit_verify() -> None:
     """Verify the HMAC chain; exit 1 naming the first broken row."""
-    from backend.services import audit
+    from backend.services.core import audit
 
     _boot()
     session = db.new_session()
@@ -297,9 +297,9 @@ def run(no_seed: bool) -> None:
     settings = _boot()
     upgrade(settings.database_url)
     if not no_seed and settings.env != "production":
-        from backend.services import demo
+        from backend.services.demo import seed
 
-        demo.seed()
+        seed.seed()
     db.dispose()
     env = _child_env(settings)
     children = {

@@ -58,7 +58,7 @@ def prepare(args) -> tuple[object, list[str], datetime]:
         conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-    from backend.services.tokens import issue_access
+    from backend.services.identity.tokens import issue_access
 
     tokens = [issue_access(i + 1, "subject", 1, str(uuid.uuid4()))[0] for i in range(1, args.subjects + 1)]
     return load.bench_app(), tokens, taken

@@ -18,7 +18,7 @@ of each and the check-in's share of the floor. Goals: ≥ 60 % of the floor's th
 
 Missed job: a second database with ``--missed-subjects`` subjects (levels mixed; 90 % of the periods that
 ended checked in; each with its score row, as subjects this far into their correction have, unless
-``--cold-scores``) and ``checkin_jobs.run_missed`` timed once, as the nightly schedule runs it. Goal < 30 s.
+``--cold-scores``) and ``missed.run_missed`` timed once, as the nightly schedule runs it. Goal < 30 s.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def load_history(conn, n: int, per_subject: int, first_round: int, before: datet
     Returns the number of check-ins loaded."""
     from types import SimpleNamespace
 
-    from backend.services.audit import GENESIS, compute_mac
+    from backend.services.core.audit import GENESIS, compute_mac
 
     cur = conn.cursor()
     facts = json.dumps({"make": "Xiaomi", "model": "K40"})
@@ -329,7 +329,7 @@ def load_test(args) -> dict:
     recompute.recompute_all()  # every subject has a score already, as in steady state
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-    from backend.services.tokens import issue_access
+    from backend.services.identity.tokens import issue_access
 
     tokens = [issue_access(i + 1, "subject", 1, str(uuid.uuid4()))[0] for i in range(1, args.subjects + 1)]
     server = subprocess.Popen(
@@ -414,7 +414,7 @@ def _drop(base: str, name: str) -> None:
 
 def missed_job(args) -> dict:
     from backend.db import db
-    from backend.services import checkin_jobs, periods
+    from backend.services.activities import missed, periods
 
     name = args.database + "_missed"
     url = fresh_database(args.url, name)
@@ -461,11 +461,11 @@ def missed_job(args) -> dict:
         conn.execute("VACUUM ANALYZE")
     with db.tx() as s:
         t = time.perf_counter()
-        for back in range(checkin_jobs.LOOKBACK_DAYS + 1):
-            checkin_jobs.find_missed(s, end - timedelta(days=back))
+        for back in range(missed.LOOKBACK_DAYS + 1):
+            missed.find_missed(s, end - timedelta(days=back))
         find_s = time.perf_counter() - t
     t = time.perf_counter()
-    result = checkin_jobs.run_missed(fire)
+    result = missed.run_missed(fire)
     total = time.perf_counter() - t
     out = {"subjects": n, "periods_ending": len(ending), "missed": result["missed"]}
     out |= {"find_sql_s": round(find_s, 2), "job_s": round(total, 2)}

@@ -1,6 +1,6 @@
 """Benchmark of the nightly suggestion run (精准矫正建议) on PostgreSQL, next to a floor measured in the same run.
 
-    .venv/bin/python bench/suggestions.py [--subjects 50000] [--runs 3]
+    .venv/bin/python bench/engine.py [--subjects 50000] [--runs 3]
                                           [--url postgresql://postgres@127.0.0.1:5432/postgres]
 
 A database of its own is created (dropped afterwards unless --keep), migrated and loaded with COPY:
@@ -12,7 +12,7 @@ trigger, which starts on the 20th, takes part) and every default trigger fires f
 
 Measured, interleaved so that load on the machine hits both alike:
 
-- ``suggestions.evaluate(now)`` on an empty suggestions table (it writes every suggestion, one audit
+- ``engine.evaluate(now)`` on an empty suggestions table (it writes every suggestion, one audit
   row, the officers' notifications, and commits); the suggestions are deleted again after each run;
 - the floor: the least any implementation must do in SQL, one statement per signal with its rows
   fetched (missed check-ins per subject, net score change per subject, grade falls, green subjects with
@@ -306,8 +306,8 @@ def main() -> None:
     runtime.configure(load_settings(env))
     upgrade(sa_url)
     db.init(sa_url)
-    import backend.services.registry  # noqa: F401 - every outbox handler, as in a worker
-    from backend.services import suggestions
+    import backend.registry  # noqa: F401 - every outbox handler, as in a worker
+    from backend.services.suggestions import engine
 
     t0 = time.perf_counter()
     with psycopg.connect(url) as conn:
@@ -329,11 +329,11 @@ def main() -> None:
     for run in range(args.runs):
         clear()
         t = time.perf_counter()
-        result = suggestions.evaluate(NOW)
+        result = engine.evaluate(NOW)
         ours.append(time.perf_counter() - t)
         db.remove()
         created = result
-        reruns.append(timed(lambda: suggestions.evaluate(NOW)))
+        reruns.append(timed(lambda: engine.evaluate(NOW)))
         db.remove()
         floors.append(timed(lambda n=result["created"]: floor(url, n)))
         print(

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from backend.db import db
 from backend.errors import NotFound
 from backend.models import AuditLog, OrgUnit, User
-from backend.services import audit, auth, orgs, users
+from backend.services.core import audit
+from backend.services.identity import auth, users
+from backend.services.subjects import orgs
 from mobile_api.blueprint import Blueprint
 from mobile_api.idempotent import idempotent
 from mobile_api.pagination import paginate, pagination_header

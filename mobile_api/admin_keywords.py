@@ -6,7 +6,8 @@ from flask import g
 from flask.views import MethodView
 
 from backend.db import db
-from backend.services import keywords, suggestion_triggers
+from backend.services.field import keywords
+from backend.services.suggestions import triggers
 from mobile_api.blueprint import Blueprint
 from mobile_api.idempotent import idempotent
 from mobile_api.pagination import PageArgs, paginate, pagination_header
@@ -69,7 +70,7 @@ class TriggerSets(MethodView):
     @blp.response(200, VersionOut(many=True))
     def get(self, args):
         """List the suggestion trigger versions, newest (in force) first."""
-        return _versions(suggestion_triggers, args)
+        return _versions(triggers, args)
 
     @idempotent("suggestion_triggers.publish")
     @authorize("suggestion_triggers.manage")
@@ -77,7 +78,7 @@ class TriggerSets(MethodView):
     @blp.response(201, VersionDetailOut)
     def post(self, data):
         """Publish a new trigger set (SPEC.md §7 defaults are v1); the next evaluation uses it."""
-        return suggestion_triggers.publish(g.actor, data["data"], data["note"])
+        return triggers.publish(g.actor, data["data"], data["note"])
 
 
 @blp.route("/suggestion-triggers/<int:version>")
@@ -87,4 +88,4 @@ class TriggerSetByVersion(MethodView):
     def get(self, version):
         """Show one trigger set version in full."""
         with db.tx() as s:
-            return suggestion_triggers.get_version(s, version)
+            return triggers.get_version(s, version)

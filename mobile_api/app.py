@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = runtime.configure(settings or load_settings())
     configure_logging(settings.log_level)
     db.init(settings.database_url)
-    import backend.services.registry  # noqa: F401 - outbox handlers
+    import backend.registry  # noqa: F401 - outbox handlers
 
     app = Flask(__name__)
     app.config.update(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g
 from flask.views import MethodView
 
-from backend.services import auth
+from backend.services.identity import auth
 from mobile_api.blueprint import Blueprint
 from mobile_api.schemas.auth import ActivateIn, LoginIn, RefreshIn, TokensOut
 from mobile_api.security import authorize, client_ip, public

@@ -9,7 +9,8 @@ from sqlalchemy import Select, func, select
 
 from backend.db import db
 from backend.models import Subject
-from backend.services import audit, crypto, idcard
+from backend.services.core import audit, crypto
+from backend.services.subjects import idcard
 from mobile_api.pagination import CSV_MAX_ROWS, csv_stream
 
 

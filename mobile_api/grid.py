@@ -7,7 +7,7 @@ from flask.views import MethodView
 
 from backend.db import db
 from backend.models import Subject
-from backend.services import access
+from backend.services.identity import access
 from mobile_api.blueprint import Blueprint
 from mobile_api.pagination import PageArgs, paginate, pagination_header
 from mobile_api.schemas.subjects import GridSubjectOut

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from backend.db import db
 from backend.models import Subject
 from backend.models.field import FieldReport
-from backend.services import field_reports, field_review
+from backend.services.field import reports, review
 from mobile_api.blueprint import Blueprint
 from mobile_api.field_export import export, page_rows
 from mobile_api.idempotent import idempotent
@@ -52,7 +52,7 @@ class GridFieldReports(MethodView):
     @blp.response(200, FieldReportOut(many=True))
     def get(self, args):
         """List my field reports on subjects of my grids, newest first."""
-        items, meta = page_rows(field_reports.grid_list_query(g.actor, args), args["page"], args["page_size"])
+        items, meta = page_rows(reports.grid_list_query(g.actor, args), args["page"], args["page_size"])
         return [_view(r, name) for r, name in items], 200, pagination_header(meta)
 
     @idempotent("field_report.create")
@@ -61,7 +61,7 @@ class GridFieldReports(MethodView):
     @blp.response(201, FieldReportOut)
     def post(self, data):
         """Report on a subject of my grids: photos, text, tags, place and time; the text is classified at once."""
-        report = field_reports.create(g.actor, data)
+        report = reports.create(g.actor, data)
         return _view(report, db.session.get(Subject, report.subject_id).name)
 
 
@@ -71,7 +71,7 @@ class GridFieldReportById(MethodView):
     @blp.response(200, FieldReportOut)
     def get(self, report_id):
         """Show one of my field reports with its classification and review status."""
-        report = field_reports.get(g.actor, report_id)
+        report = reports.get(g.actor, report_id)
         return _view(report, db.session.get(Subject, report.subject_id).name)
 
 
@@ -82,7 +82,7 @@ class StaffFieldReports(MethodView):
     @staff_blp.response(200, StaffFieldReportOut(many=True))
     def get(self, args):
         """List field reports of my jurisdiction, those awaiting review first (CSV with Accept: text/csv)."""
-        stmt = field_reports.staff_list_query(g.actor, args)
+        stmt = reports.staff_list_query(g.actor, args)
         if wants_csv():
             return export(stmt, lambda r: _view(r[0], r[1], location=False), "field_reports", _CSV_FIELDS, args)
         return _page(stmt, args, location=False)
@@ -95,7 +95,7 @@ class StaffFieldReportById(MethodView):
     @staff_blp.response(200, StaffFieldReportOut)
     def get(self, args, report_id):
         """Show a field report; ?purpose=… also shows where it was observed (the read is audited)."""
-        report = field_reports.get(g.actor, report_id, purpose=args["purpose"])
+        report = reports.get(g.actor, report_id, purpose=args["purpose"])
         name = db.session.get(Subject, report.subject_id).name
         return _view(report, name, location=bool(args["purpose"]))
 
@@ -107,5 +107,5 @@ class StaffFieldReportReview(MethodView):
     @staff_blp.response(200, StaffFieldReportOut)
     def post(self, data, report_id):
         """Confirm a negative report (GRID_NEGATIVE) or dismiss it, with a note; the same decision again is a no-op."""
-        report = field_review.review(g.actor, report_id, data["decision"], data["note"])
+        report = review.review(g.actor, report_id, data["decision"], data["note"])
         return _view(report, db.session.get(Subject, report.subject_id).name, location=False)

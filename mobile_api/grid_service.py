@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g
 from flask.views import MethodView
 
-from backend.services import service_reports
+from backend.services.activities import service
 from mobile_api.blueprint import Blueprint
 from mobile_api.idempotent import idempotent
 from mobile_api.schemas.activities import GridServiceIn, ServiceOut
@@ -22,4 +22,4 @@ class ObservedService(MethodView):
     @blp.response(201, ServiceOut)
     def post(self, data):
         """Report community service observed for a subject of my grids; an officer still verifies it."""
-        return service_reports.create_observed(g.actor, data)
+        return service.create_observed(g.actor, data)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from flask import Response, g, make_response, request
 
 from backend.errors import DomainError
-from backend.services import idempotency
+from backend.services.core import idempotency
 from mobile_api.security import load_actor
 
 

@@ -8,7 +8,8 @@ from marshmallow import Schema, fields
 
 from backend.db import db
 from backend.models import OrgUnit, Subject, User
-from backend.services import auth, notifications
+from backend.services.core import notifications
+from backend.services.identity import auth
 from mobile_api.blueprint import Blueprint
 from mobile_api.pagination import PageArgs, paginate, pagination_header
 from mobile_api.schemas.auth import (

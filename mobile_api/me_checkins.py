@@ -6,7 +6,7 @@ from flask import g
 from flask.views import MethodView
 
 from backend.db import db
-from backend.services import checkins
+from backend.services.activities import checkins
 from mobile_api.blueprint import Blueprint
 from mobile_api.pagination import paginate, pagination_header
 from mobile_api.schemas.activities import CheckInIn, CheckInOut, CheckInQuery, ScheduleOut

@@ -6,7 +6,7 @@ from flask import g
 from flask.views import MethodView
 
 from backend.db import db
-from backend.services import education, service_reports
+from backend.services.activities import education, service
 from mobile_api.blueprint import Blueprint
 from mobile_api.idempotent import idempotent
 from mobile_api.pagination import paginate, pagination_header
@@ -76,7 +76,7 @@ class ServiceReports(MethodView):
     @blp.response(200, ServiceOut(many=True))
     def get(self, args):
         """List my community service reports, newest first."""
-        items, meta = paginate(db.session, service_reports.list_own(g.actor, args), args["page"], args["page_size"])
+        items, meta = paginate(db.session, service.list_own(g.actor, args), args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 
     @idempotent(SERVICE_SCOPE)
@@ -85,4 +85,4 @@ class ServiceReports(MethodView):
     @blp.response(201, ServiceOut)
     def post(self, data):
         """Report community service: activity, time span, place, photos, organisation or witness, hours."""
-        return service_reports.create_own(g.actor, data)
+        return service.create_own(g.actor, data)

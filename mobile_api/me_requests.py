@@ -6,7 +6,7 @@ from flask import g
 from flask.views import MethodView
 
 from backend.db import db
-from backend.services import request_returns, requests
+from backend.services.activities import requests, returns
 from mobile_api.blueprint import Blueprint
 from mobile_api.idempotent import idempotent
 from mobile_api.pagination import paginate, pagination_header
@@ -54,4 +54,4 @@ class Return(MethodView):
     @blp.response(201, RequestOut)
     def post(self, data, request_id):
         """Report back from a leave (销假) with a check-in at home."""
-        return request_returns.report_return(g.actor, request_id, data)
+        return returns.report_return(g.actor, request_id, data)

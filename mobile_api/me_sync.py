@@ -9,9 +9,9 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError
 
 from backend.errors import DomainError
-from backend.services import checkins, education, request_returns, requests, service_reports, sync
-from backend.services.actors import Actor
-from backend.services.idempotency import Outcome
+from backend.services.activities import checkins, education, requests, returns, service, sync
+from backend.services.core.actors import Actor
+from backend.services.core.idempotency import Outcome
 from mobile_api import me_education, me_requests
 from mobile_api.blueprint import Blueprint
 from mobile_api.errors import error_body
@@ -68,15 +68,13 @@ KINDS = {
         me_requests.RETURN_SCOPE,
         CheckInIn,
         RequestOut,
-        lambda a, d, i: request_returns.report_return(a, _request_id(i), d, offline=True),
+        lambda a, d, i: returns.report_return(a, _request_id(i), d, offline=True),
     ),
     "request": _kind(me_requests.SCOPE, RequestIn, RequestOut, lambda a, d, i: requests.create(a, d)),
     "education": _kind(
         me_education.EDUCATION_SCOPE, EducationIn, EducationOut, lambda a, d, i: education.start_or_log(a, d)
     ),
-    "service": _kind(
-        me_education.SERVICE_SCOPE, ServiceIn, ServiceOut, lambda a, d, i: service_reports.create_own(a, d)
-    ),
+    "service": _kind(me_education.SERVICE_SCOPE, ServiceIn, ServiceOut, lambda a, d, i: service.create_own(a, d)),
 }
 
 

@@ -19,7 +19,7 @@ class BacklogCollector:
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from backend.db import db
-        from backend.services import outbox
+        from backend.services.core import outbox
 
         depth = GaugeMetricFamily("zhijiao_queue_depth", "Jobs waiting in RQ", labels=["queue"])
         try:

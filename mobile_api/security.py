@@ -8,8 +8,8 @@ from collections.abc import Callable
 from flask import g, request
 
 from backend.errors import DomainError
-from backend.services import access, auth
-from backend.services.actors import Actor
+from backend.services.core.actors import Actor
+from backend.services.identity import access, auth
 
 #: view function (module.qualname) → the policy action it checks ("public" for none); read by the access test
 ENDPOINT_ACTIONS: dict[str, str] = {}

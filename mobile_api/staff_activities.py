@@ -7,7 +7,7 @@ from itertools import islice
 from flask import g
 from flask.views import MethodView
 
-from backend.services import education, locations, service_reports
+from backend.services.activities import education, locations, service
 from mobile_api.blueprint import Blueprint
 from mobile_api.pagination import CSV_MAX_ROWS, csv_stream, pagination_header, wants_csv
 from mobile_api.schemas.activities import (
@@ -59,4 +59,4 @@ class ServiceVerification(MethodView):
     @blp.response(200, ServiceOut)
     def post(self, data, report_id):
         """Verify community service (points per whole hour) or reject it with a reason."""
-        return service_reports.verify(g.actor, report_id, data["decision"], data["note"])
+        return service.verify(g.actor, report_id, data["decision"], data["note"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g
 from flask.views import MethodView
 
-from backend.services import dashboard
+from backend.services.oversight import dashboard
 from mobile_api.blueprint import Blueprint
 from mobile_api.schemas.field import DashboardOut, DashboardQuery
 from mobile_api.security import authorize

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g
 from flask.views import MethodView
 
-from backend.services import faces
+from backend.services.evidence import faces
 from mobile_api.blueprint import Blueprint
 from mobile_api.idempotent import idempotent
 from mobile_api.schemas.faces import FaceReferenceDeleteQuery, FaceReferenceIn, FaceReferenceOut

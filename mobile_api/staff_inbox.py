@@ -6,7 +6,7 @@ from flask import g
 from flask.views import MethodView
 
 from backend.models import utcnow
-from backend.services import inbox
+from backend.services.oversight import inbox
 from mobile_api.blueprint import Blueprint
 from mobile_api.field_export import export, page_rows
 from mobile_api.pagination import pagination_header, wants_csv

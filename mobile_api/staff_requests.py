@@ -6,7 +6,7 @@ from flask import g
 from flask.views import MethodView
 
 from backend.db import db
-from backend.services import request_decisions, requests
+from backend.services.activities import decisions, requests
 from mobile_api.blueprint import Blueprint
 from mobile_api.field_export import export_objects
 from mobile_api.pagination import paginate, pagination_header, wants_csv
@@ -39,7 +39,7 @@ class Decision(MethodView):
     @blp.response(200, RequestOut)
     def post(self, data, request_id):
         """Approve, reject, recommend (to the bureau) or revoke (before it starts) a request, with a note."""
-        return request_decisions.decide(g.actor, request_id, data["decision"], data["note"])
+        return decisions.decide(g.actor, request_id, data["decision"], data["note"])
 
 
 @blp.route("/subjects/<int:subject_id>/transfer")
@@ -49,4 +49,4 @@ class Transfer(MethodView):
     @blp.response(200, SubjectOut)
     def post(self, data, subject_id):
         """Move a subject to another office after an approved residence change (history kept)."""
-        return request_decisions.transfer(g.actor, subject_id, data)
+        return decisions.transfer(g.actor, subject_id, data)

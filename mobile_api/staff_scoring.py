@@ -6,7 +6,7 @@ from flask import g
 from flask.views import MethodView
 
 from backend.db import db
-from backend.services import access
+from backend.services.identity import access
 from backend.services.scoring import adjustments, appeals, employment, merits, read, release
 from mobile_api.blueprint import Blueprint
 from mobile_api.field_export import export_objects

@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 
 from backend.db import db
 from backend.models import Subject
-from backend.services import access, crypto, idcard, subjects
+from backend.services.core import crypto
+from backend.services.identity import access
+from backend.services.subjects import idcard, profiles
 from mobile_api.blueprint import Blueprint
 from mobile_api.idempotent import idempotent
 from mobile_api.pagination import CSV_MAX_ROWS, csv_stream, paginate, pagination_header, wants_csv
@@ -55,7 +57,7 @@ def _export(args: dict) -> Response:
     filters.pop("id_number", None)  # never into the audit log in plain
     stmt = _filtered(args).limit(CSV_MAX_ROWS)
     count = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    subjects.record_export(g.actor, count, filters)
+    profiles.record_export(g.actor, count, filters)
     out = SubjectOut()  # the ID number masked (id_number_masked), never plain
 
     def rows() -> Iterator[dict]:  # runs while the response streams, in the request's session (removed after)
@@ -84,7 +86,7 @@ class Subjects(MethodView):
     def post(self, data):
         """Enrol a subject (入矫) in my office and get their one-time activation code."""
         data.pop("client_id", None)
-        e = subjects.enrol(g.actor, data)
+        e = profiles.enrol(g.actor, data)
         return {
             "subject": e.subject,
             "username": e.username,
@@ -100,13 +102,13 @@ class SubjectById(MethodView):
     @blp.response(200, SubjectDetailOut)
     def get(self, args, subject_id):
         """Show a subject's profile and recorded changes; ?reveal=id_number&purpose=… shows the ID (audited)."""
-        subject = subjects.get(g.actor, subject_id)
+        subject = profiles.get(g.actor, subject_id)
         revealed = (
-            subjects.reveal_id_number(g.actor, subject_id, args["purpose"]) if args["reveal"] == "id_number" else None
+            profiles.reveal_id_number(g.actor, subject_id, args["purpose"]) if args["reveal"] == "id_number" else None
         )
         return SimpleNamespace(
             **{c.key: getattr(subject, c.key) for c in Subject.__table__.columns},
-            changes=subjects.changes_of(db.session, subject.id),
+            changes=profiles.changes_of(db.session, subject.id),
             id_number=revealed,
         )
 
@@ -116,4 +118,4 @@ class SubjectById(MethodView):
     def patch(self, data, subject_id):
         """Change supervision level, risk level, officer, grid, phone or end date (each change recorded)."""
         reason = data.pop("reason", None)
-        return subjects.update(g.actor, subject_id, data, reason)
+        return profiles.update(g.actor, subject_id, data, reason)

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from backend.db import db
 from backend.models import Subject, utcnow
 from backend.models.field import Suggestion
-from backend.services import suggestions
+from backend.services.suggestions import engine
 from mobile_api.blueprint import Blueprint
 from mobile_api.field_export import export, page_rows
 from mobile_api.pagination import pagination_header, wants_csv
@@ -26,7 +26,7 @@ def view(sug: Suggestion, subject_name: str | None = None) -> dict:
     out = {k: getattr(sug, k) for k in _COLUMNS}
     if subject_name is None:
         subject_name = db.session.get(Subject, sug.subject_id).name
-    live = sug.status in suggestions.LIVE
+    live = sug.status in engine.LIVE
     out.update(subject_name=subject_name, overdue=live and sug.due_at < utcnow(), summary=sug.rationale.get("summary"))
     return out
 
@@ -38,7 +38,7 @@ class Suggestions(MethodView):
     @blp.response(200, SuggestionOut(many=True))
     def get(self, args):
         """List suggestions: live first, high priority first, by due time; filter by status, category, kind, dates."""
-        stmt = suggestions.list_query(g.actor, args)
+        stmt = engine.list_query(g.actor, args)
         if wants_csv():
             return export(stmt, lambda r: view(r[0], r[1]), "suggestions", _CSV_FIELDS, args)
         items, meta = page_rows(stmt, args["page"], args["page_size"])
@@ -51,14 +51,14 @@ class SuggestionById(MethodView):
     @blp.response(200, SuggestionOut)
     def get(self, suggestion_id):
         """Show one suggestion with its rationale and linked evidence."""
-        return view(suggestions.get(g.actor, suggestion_id))
+        return view(engine.get(g.actor, suggestion_id))
 
     @authorize("suggestion.act")
     @blp.arguments(SuggestionActIn)
     @blp.response(200, SuggestionOut)
     def post(self, data, suggestion_id):
         """Accept, dismiss (reason code) or mark done (outcome code); the same action again changes nothing."""
-        sug = suggestions.act(
+        sug = engine.act(
             g.actor, suggestion_id, data["action"], reason=data["reason"], outcome=data["outcome"], note=data["note"]
         )
         return view(sug)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g
 from flask.views import MethodView
 
-from backend.services import evidence_review, uploads_links
+from backend.services.evidence import links, review
 from mobile_api.blueprint import Blueprint
 from mobile_api.schemas.uploads import OriginalOut, OriginalQuery, ReviewIn, UploadOut
 from mobile_api.security import authorize
@@ -23,8 +23,8 @@ class UploadReview(MethodView):
     @blp.response(200, UploadOut)
     def post(self, data, upload_id):
         """Confirm (fraud) or clear suspect evidence, with a note; the same decision again changes nothing."""
-        evidence_review.review(g.actor, upload_id, data["decision"], data["note"])
-        return present(uploads_links.view(g.actor, upload_id))
+        review.review(g.actor, upload_id, data["decision"], data["note"])
+        return present(links.view(g.actor, upload_id))
 
 
 @blp.route("/<int:upload_id>/original")
@@ -34,5 +34,5 @@ class UploadOriginal(MethodView):
     @blp.response(200, OriginalOut)
     def get(self, args, upload_id):
         """Get a short-lived link to the original photo; ?purpose= is required and the read is audited."""
-        link = uploads_links.original_link(g.actor, upload_id, args["purpose"])
+        link = links.original_link(g.actor, upload_id, args["purpose"])
         return {**link, "url": absolute(link["url"])}

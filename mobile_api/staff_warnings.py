@@ -7,7 +7,7 @@ from flask.views import MethodView
 
 from backend.db import db
 from backend.models import Subject, Warning, utcnow
-from backend.services import warning_handling
+from backend.services.oversight import warning_handling
 from mobile_api.blueprint import Blueprint
 from mobile_api.field_export import export, page_rows
 from mobile_api.pagination import pagination_header, wants_csv

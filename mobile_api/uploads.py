@@ -6,7 +6,8 @@ from flask import g, request, send_file, url_for
 from flask.views import MethodView
 
 from backend import runtime
-from backend.services import uploads, uploads_links
+from backend.services.evidence import links as uploads_links
+from backend.services.evidence import uploads
 from mobile_api.blueprint import Blueprint
 from mobile_api.idempotent import idempotent
 from mobile_api.schemas.uploads import DeclareIn, DeclareOut, UploadOut, ViewQuery

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from backend.db import db
 from backend.models import PublicCreditBase, Subject, User, Warning
 from backend.models.scoring import ScoreEvent
-from backend.services import periods
+from backend.services.activities import periods
 from backend.services.scoring import score
 from backend.services.scoring.rules import current
 from tests.factories import World, auth_header, make_subject

@@ -189,8 +189,8 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
 
 @pytest.fixture
 def clock():
-    """A steppable clock for the activity services (``backend.services.periods``) instead of real time."""
-    from backend.services import periods
+    """A steppable clock for the activity services (``backend.services.activities.periods``) instead of real time."""
+    from backend.services.activities import periods
     from tests.activities_support import Clock, sh
 
     c = Clock(sh(3, 2, 9))

@@ -8,9 +8,11 @@ from datetime import date
 
 from backend.db import db
 from backend.models import Subject, User
-from backend.services import crypto, idcard, passwords
-from backend.services.orgs import create_unit
-from backend.services.users import create_user
+from backend.services.core import crypto
+from backend.services.identity import passwords
+from backend.services.identity.users import create_user
+from backend.services.subjects import idcard
+from backend.services.subjects.orgs import create_unit
 
 PASSWORD = "Passw0rd!"
 

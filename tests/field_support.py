@@ -116,7 +116,7 @@ def field_report_obj(ctx, role: str, side: str) -> dict:
 
 
 def warning_obj(ctx, role: str, side: str) -> dict:
-    from backend.services.warnings import raise_warning
+    from backend.services.core.warnings import raise_warning
 
     def make():
         with db.tx() as s:

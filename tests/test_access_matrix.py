@@ -15,9 +15,10 @@ from datetime import date
 import pytest
 
 from backend.db import db
-from backend.services import access, idcard
-from backend.services.notifications import notify
-from backend.services.orgs import create_unit
+from backend.services.core.notifications import notify
+from backend.services.identity import access
+from backend.services.subjects import idcard
+from backend.services.subjects.orgs import create_unit
 from mobile_api.security import ENDPOINT_ACTIONS, endpoint_key
 from tests import activities_support, field_support, scoring_support
 from tests.factories import World, auth_header, make_subject

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from backend.db import db
 from backend.models import AuditLog, IdempotencyRecord, OutboxMessage, Subject, Upload
 from backend.models.checkin import CheckIn
-from backend.services import audit, checkin_jobs
+from backend.services.activities import missed as checkin_jobs
+from backend.services.core import audit
 from tests.activities_support import (
     AWAY,
     HOME,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from backend.db import db
 from backend.models import Notification
 from backend.models.education import EducationSession
-from backend.services import education_jobs
+from backend.services.activities import monthly
 from tests.activities_support import (
     YEAR,
     events,
@@ -168,7 +168,7 @@ def test_the_monthly_job_prorates_splits_at_month_end_and_runs_once(client, worl
     # 23:30 on 31 March to 00:30 on 1 April: half counts in March, half in April
     _session(partial.id, office, [(sh(3, 31, 23, 30), sh(4, 1, 0, 30))])
     _session(full.id, office, [(sh(3, 5, 9), sh(3, 5, 13)), (sh(3, 6, 9), sh(3, 6, 12))])  # 7 h
-    result = education_jobs.run_monthly(f"{YEAR}-03")
+    result = monthly.run_monthly(f"{YEAR}-03")
     assert result["met"] >= 1 and result["missed"] >= 1
     met = {e.rule_code: e for e in events(partial.id)}
     assert set(met) == {"EDU_MONTH_MET", "EDU_EXTRA_HOUR"}
@@ -176,7 +176,7 @@ def test_the_monthly_job_prorates_splits_at_month_end_and_runs_once(client, worl
     assert met["EDU_MONTH_MET"].source_id == f"{partial.id}:{YEAR}-03" and met["EDU_MONTH_MET"].month == f"{YEAR}-03"
     assert [e.rule_code for e in events(full.id)] == ["EDU_MONTH_MISSED"]
     assert events(full.id)[0].points == -5
-    again = education_jobs.run_monthly(f"{YEAR}-03")
+    again = monthly.run_monthly(f"{YEAR}-03")
     assert again["subjects"] == result["subjects"]
     assert len(events(partial.id)) == 2 and len(events(full.id)) == 1
     # April for the partial subject: 30 minutes carried over the month end
@@ -189,7 +189,7 @@ def test_extra_hours_earn_whole_points_under_the_cap(world):
     subject = new_subject(world, level="lenient")  # 6 h
     spans = [(sh(5, d, 8), sh(5, d, 12)) for d in range(1, 6)]  # 20 h, 4 h a day
     _session(subject.id, world.units["office_A"], spans)
-    education_jobs.run_monthly(f"{YEAR}-05")
+    monthly.run_monthly(f"{YEAR}-05")
     extra = events(subject.id, "EDU_EXTRA_HOUR")[0]
     assert extra.quantity == 14 * 60 and extra.requested_points == 14 and extra.points == 5  # capped at +5
 
@@ -198,7 +198,7 @@ def test_the_20th_reminds_those_under_half(world):
     behind, ahead = new_subject(world), new_subject(world)
     _session(ahead.id, world.units["office_A"], [(sh(12, 1, 9), sh(12, 1, 13)), (sh(12, 2, 9), sh(12, 2, 10))])  # 5 h
     _session(behind.id, world.units["office_A"], [(sh(12, 1, 9), sh(12, 1, 12))])  # 3 h of 8
-    result = education_jobs.scheduled_reminders(sh(12, 20, 9))
+    result = monthly.scheduled_reminders(sh(12, 20, 9))
     assert result["month"] == f"{YEAR}-12"
     with db.tx() as s:
         told = {n.user_id for n in s.scalars(select(Notification).where(Notification.kind == "education_reminder"))}
@@ -208,7 +208,7 @@ def test_the_20th_reminds_those_under_half(world):
 def test_year_end_month_is_evaluated_on_the_first_of_january(world):
     subject = new_subject(world)
     _session(subject.id, world.units["office_A"], [(sh(12, 31, 20), sh(1, 1, 4, year=YEAR + 1))])
-    result = education_jobs.scheduled_monthly(sh(1, 1, 1, 30, year=YEAR + 1))
+    result = monthly.scheduled_monthly(sh(1, 1, 1, 30, year=YEAR + 1))
     assert result["month"] == f"{YEAR}-12"
     ev = [e for e in events(subject.id) if e.source_id == f"{subject.id}:{YEAR}-12"]
     # 4 h on 31 December (20:00–24:00) of 8 h: missed; the 4 h after midnight belong to January

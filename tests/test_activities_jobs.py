@@ -8,8 +8,8 @@ from sqlalchemy import event, select
 
 from backend.db import db
 from backend.models import JobRun, Notification
-from backend.services import checkin_jobs
-from backend.services.jobruns import run_due
+from backend.services.activities import missed as checkin_jobs
+from backend.services.core.jobruns import run_due
 from tests.activities_support import (
     YEAR,
     check_in,

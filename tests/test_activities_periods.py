@@ -7,8 +7,8 @@ from datetime import date, timedelta
 import pytest
 
 from backend.errors import DomainError
-from backend.services import periods
-from backend.services.geofence import distance_to_area, validate_area
+from backend.services.activities import periods
+from backend.services.activities.geofence import distance_to_area, validate_area
 from tests.activities_support import YEAR, sh
 
 ANCHOR = date(YEAR, 1, 1)

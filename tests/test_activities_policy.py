@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from backend.db import db
 from backend.models import Notification
-from backend.services import activity_policy
-from backend.services.actors import Actor
+from backend.services.activities import policy
+from backend.services.core.actors import Actor
 from backend.services.scoring import recompute
 from backend.services.scoring.defaults import DEFAULT_V1
 from tests.activities_support import YEAR, drain, headers_for, new_subject, set_grade, sh
@@ -37,7 +37,7 @@ def test_a_published_policy_changes_intervals_limits_and_due_times(client, world
         },
     )
     with db.tx() as s:
-        p = activity_policy.policy(s)
+        p = policy.policy(s)
     assert p.ladder == (2, 4, 7) and p.short_leave_days == 7 and p.leave_max_days == 10
     assert client.get("/api/v1/me/checkin-schedule", headers=h).get_json()["interval_days"] == 2
     body = {"type": "leave", "destination": "杭州", "reason": "探亲"}

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from backend.db import db
 from backend.models import Device, Notification, OutboxMessage
-from backend.services import push
-from backend.services.notifications import notify
+from backend.services.core import push
+from backend.services.core.notifications import notify
 from workers.jobs import run_outbox
 
 

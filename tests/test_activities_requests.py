@@ -10,7 +10,7 @@ from sqlalchemy import select
 from backend.db import db
 from backend.models import AuditLog, Notification, Subject, SubjectChange
 from backend.models.checkin import CheckIn
-from backend.services import request_returns
+from backend.services.activities import returns
 from tests.activities_support import (
     AWAY,
     HOME,
@@ -96,9 +96,9 @@ def test_a_ten_day_leave_recommend_bureau_check_in_away_late_return(client, worl
     assert away["inside_area"] is True and away["area_basis"] == f"leave:{r['id']}"
     assert warnings_of(subject.id, "GEOFENCE") == []
     # no return report by the 19th + 24 h: overdue, with its event and warning
-    assert request_returns.run_overdue(sh(3, 20, 23, 59))["overdue"] == 0
-    assert request_returns.run_overdue(sh(3, 21, 0, 10))["overdue"] == 1
-    assert request_returns.run_overdue(sh(3, 21, 0, 10))["overdue"] == 0  # twice: nothing new
+    assert returns.run_overdue(sh(3, 20, 23, 59))["overdue"] == 0
+    assert returns.run_overdue(sh(3, 21, 0, 10))["overdue"] == 1
+    assert returns.run_overdue(sh(3, 21, 0, 10))["overdue"] == 0  # twice: nothing new
     (overdue,) = events(subject.id, "LEAVE_OVERDUE")
     assert overdue.points == -10 and overdue.source_id == str(r["id"])
     (warning,) = warnings_of(subject.id, "LEAVE_OVERDUE")
@@ -124,7 +124,7 @@ def test_a_short_leave_returned_on_time(client, world, clock):
     assert resp.status_code == 201 and resp.get_json()["status"] == "returned"
     (ev,) = events(subject.id, "LEAVE_RETURN_ONTIME")
     assert ev.points == 1
-    assert request_returns.run_overdue(sh(3, 8, 0, 10))["overdue"] == 0
+    assert returns.run_overdue(sh(3, 8, 0, 10))["overdue"] == 0
 
 
 def test_a_green_grade_business_leave_is_approved_at_once_and_revocable_before_it_starts(client, world, clock):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from backend.services import checkin_jobs
+from backend.services.activities import missed
 from tests.activities_support import (
     YEAR,
     checkin_body,
@@ -59,7 +59,7 @@ def test_out_of_order_and_duplicate_batches_count_once_and_by_capture_time(clien
         "on_time",
         f"{YEAR}-03-12",
     )
-    checkin_jobs.run_missed(sh(3, 10, 22, 5))
+    missed.run_missed(sh(3, 10, 22, 5))
     assert events(subject.id, "CHECKIN_MISSED")[0].source_id == f"{subject.id}:{YEAR}-03-09"
 
 

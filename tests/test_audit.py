@@ -16,7 +16,7 @@ from sqlalchemy import func, inspect, select, text, update
 from backend import runtime
 from backend.db import after_commit, db
 from backend.models import AuditLog, User
-from backend.services import audit
+from backend.services.core import audit
 from tests.factories import auth_header, login
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from backend import runtime
 from backend.db import db
 from backend.models import RefreshToken, User, utcnow
-from backend.services import ratelimit
+from backend.services.identity import ratelimit
 from tests.factories import PASSWORD, auth_header, login
 
 LOGIN = "/api/v1/auth/login"
@@ -369,7 +369,7 @@ def test_register_device_push_token(client, world):
 
 
 def test_notifications_list_and_read(client, world):
-    from backend.services.notifications import notify
+    from backend.services.core.notifications import notify
 
     with db.tx() as s:
         mine = [notify(s, world.users["subject_A"].id, "reminder", f"提醒{i}", "请按时报到").id for i in range(3)]
@@ -414,7 +414,7 @@ def test_concurrent_first_logins_on_one_device_make_one_device_row(app, client, 
 
 def test_purge_drops_only_long_dead_refresh_tokens(client, world):
     from backend.models import RefreshToken, utcnow
-    from backend.services.auth import purge_refresh_tokens
+    from backend.services.identity.auth import purge_refresh_tokens
 
     login(client, "officerA")
     login(client, "officerB")

@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 
 from backend.db import db
 from backend.models import AuditLog, Subject, User
-from backend.services import crypto, idcard, locations
+from backend.services.activities import locations
+from backend.services.core import crypto
+from backend.services.subjects import idcard
 from mobile_api import staff_subjects
 from tests.activities_support import AWAY, YEAR, check_in, headers_for, new_subject, sh
 from tests.factories import auth_header

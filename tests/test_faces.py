@@ -22,7 +22,7 @@ from backend import runtime
 from backend.db import db
 from backend.models import AuditLog, Upload, Warning
 from backend.models.faces import FaceCheck, FaceReference
-from backend.services import faces
+from backend.services.evidence import faces
 from backend.storage import get_storage
 from media import faces as face_model
 from tests.factories import auth_header

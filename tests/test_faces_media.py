@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.services.faces_check import classify
+from backend.services.evidence.face_check import classify
 from media import faces
 
 FACES = Path(__file__).resolve().parent / "faces"

@@ -11,9 +11,9 @@ from backend.db import db
 from backend.models import PublicCreditBase, utcnow
 from backend.models.field import Suggestion
 from backend.models.scoring import ScoreChange
-from backend.services.orgs import create_unit
+from backend.services.core.warnings import raise_warning
 from backend.services.scoring import emit_event
-from backend.services.warnings import raise_warning
+from backend.services.subjects.orgs import create_unit
 from tests.factories import auth_header, make_subject
 from tests.field_support import SH, subject
 from tests.scoring_support import new_subject, stored

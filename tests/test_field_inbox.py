@@ -15,8 +15,8 @@ from backend.models.request import SubjectRequest
 from backend.models.scoring import ScoreEvent
 from backend.models.scoring_decisions import Appeal, MeritApplication, ScoreAdjustment
 from backend.models.service import ServiceReport
-from backend.services.orgs import create_unit
-from backend.services.warnings import raise_warning
+from backend.services.core.warnings import raise_warning
+from backend.services.subjects.orgs import create_unit
 from tests.factories import auth_header, make_subject
 from tests.field_support import subject
 

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from backend.db import db
 from backend.models import AuditLog
-from backend.services import keywords
-from backend.services.keyword_defaults import DEFAULT_V1
+from backend.services.field import keywords
+from backend.services.field.default_keywords import DEFAULT_V1
 from tests.factories import auth_header
 from tests.field_support import post_report
 
@@ -133,7 +133,7 @@ def test_admin_publishes_a_version_and_reports_use_it_at_once(client, world):
 
 
 def test_admin_publishes_suggestion_triggers(client, world):
-    from backend.services.suggestion_triggers import DEFAULT_V1 as TRIGGERS
+    from backend.services.suggestions.triggers import DEFAULT_V1 as TRIGGERS
 
     admin = auth_header(client, "admin")
     assert [v["version"] for v in client.get("/api/v1/admin/suggestion-triggers", headers=admin).get_json()] == [1]

@@ -8,8 +8,8 @@ from sqlalchemy import update
 
 from backend.db import db
 from backend.models import Subject, utcnow
-from backend.services import reminders
-from backend.services.users import create_user
+from backend.services.activities import reminders
+from backend.services.identity.users import create_user
 from tests.factories import PASSWORD, make_subject
 from tests.field_support import SH, notifications_of
 

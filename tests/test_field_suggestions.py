@@ -12,10 +12,10 @@ from backend.db import db
 from backend.models import AuditLog, utcnow
 from backend.models.education import EducationSession
 from backend.models.field import FieldReport, Suggestion
-from backend.services import suggestion_triggers, suggestions
-from backend.services.actors import Actor
+from backend.services.core.actors import Actor
+from backend.services.core.warnings import raise_warning
 from backend.services.scoring import emit_event, revoke_event
-from backend.services.warnings import raise_warning
+from backend.services.suggestions import engine, triggers
 from tests.factories import auth_header
 from tests.field_support import SH, subject
 from tests.scoring_support import new_subject, stored
@@ -52,7 +52,7 @@ def test_two_missed_checkins_in_30_days(world):
     penalise(revoked, "CHECKIN_MISSED", now - timedelta(days=3))
     with db.tx() as s:
         revoke_event(s, penalise(revoked, "CHECKIN_MISSED", now - timedelta(days=4)), "appeal:1")
-    result = suggestions.evaluate(now)
+    result = engine.evaluate(now)
     assert subjects_of("missed_checkins") == {hit}
     [sug] = made("missed_checkins")
     assert (sug.category, sug.priority, sug.status) == ("supervision", "high", "open")
@@ -89,9 +89,9 @@ def test_education_under_half_by_the_20th(world):
         (datetime(2026, 11, 12, 9, tzinfo=SH), datetime(2026, 11, 12, 10, tzinfo=SH)),
     ]
     _education(ahead, office, two_days)  # 240 min: exactly half is not under half
-    suggestions.evaluate(datetime(2026, 11, 19, 23, 0, tzinfo=SH))  # before the 20th: nobody yet
+    engine.evaluate(datetime(2026, 11, 19, 23, 0, tzinfo=SH))  # before the 20th: nobody yet
     assert made("education_shortfall") == []
-    suggestions.evaluate(datetime(2026, 11, 20, 8, 0, tzinfo=SH))
+    engine.evaluate(datetime(2026, 11, 20, 8, 0, tzinfo=SH))
     idle = {world.subjects["A"].id, world.subjects["B"].id}  # nothing learnt at all
     assert subjects_of("education_shortfall") == {behind} | idle
     [sug] = [x for x in made("education_shortfall") if x.subject_id == behind]
@@ -132,7 +132,7 @@ def test_unemployment_and_family_conflict_reports(world):
     _report(world, old, ["family_conflict", "unemployment"], now - timedelta(days=31))
     _report(world, dismissed, ["unemployment"], now - timedelta(days=1), status="dismissed")
     _report(world, dismissed, ["new_job"], now - timedelta(days=1))
-    suggestions.evaluate(now)
+    engine.evaluate(now)
     assert subjects_of("unemployment_reports") == {jobless}
     assert subjects_of("family_conflict_reports") == {quarrel}
     [sug] = made("unemployment_reports")
@@ -147,12 +147,12 @@ def test_a_drop_of_30_points_in_30_days(world):
         penalise(dropped, rule, now)
     for rule in ("GEOFENCE_BREACH", "CHECKIN_MISSED"):  # −25: not enough
         penalise(near, rule, now)
-    suggestions.evaluate(now + timedelta(minutes=1))
+    engine.evaluate(now + timedelta(minutes=1))
     assert subjects_of("score_drop") == {dropped}
     [sug] = made("score_drop")
     assert sug.rationale["facts"]["net_change"] == -30 and len(sug.rationale["evidence"]) == 3
     made_before = len(made())
-    suggestions.evaluate(now + timedelta(days=31))  # the drop is older than the window now
+    engine.evaluate(now + timedelta(days=31))  # the drop is older than the window now
     assert len(made()) == made_before
 
 
@@ -163,7 +163,7 @@ def test_a_fall_into_orange(world):
     for sid in (fell, near):
         penalise(sid, "GEOFENCE_BREACH", now)
     assert stored(fell)["grade"] == "poor" and stored(near)["grade"] == "fair"
-    suggestions.evaluate(now + timedelta(minutes=1))
+    engine.evaluate(now + timedelta(minutes=1))
     assert subjects_of("grade_fall") == {fell}
     [sug] = made("grade_fall")
     assert sug.rationale["facts"] == {"grade": "poor", "total": 685}
@@ -183,7 +183,7 @@ def test_green_and_stable_for_six_months(world):
     assert stored(wavered)["grade"] == "good"
     with db.tx() as s:
         revoke_event(s, dip, "appeal:1")
-    suggestions.evaluate(later)
+    engine.evaluate(later)
     assert made("green_stable") == []
     with db.tx() as s:
         from backend.models.scoring import ScoreChange
@@ -193,7 +193,7 @@ def test_green_and_stable_for_six_months(world):
             .where(ScoreChange.subject_id.in_([stable, lenient, wavered]), ScoreChange.cause == "initial")
             .values(at=now - timedelta(days=90))
         )
-    suggestions.evaluate(now + timedelta(days=94))  # the first change is 184 days old, but the dip was 94 days ago
+    engine.evaluate(now + timedelta(days=94))  # the first change is 184 days old, but the dip was 94 days ago
     assert subjects_of("green_stable") == {stable}
     [sug] = made("green_stable")
     assert (sug.category, sug.priority) == ("incentive", "low") and sug.rationale["facts"][
@@ -213,7 +213,7 @@ def test_running_twice_or_at_once_makes_no_duplicate(world):
 
     def run():
         try:
-            suggestions.evaluate(now)
+            engine.evaluate(now)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -226,7 +226,7 @@ def test_running_twice_or_at_once_makes_no_duplicate(world):
         t.join()
     assert errors == []
     assert sorted(x.subject_id for x in made("missed_checkins")) == sorted(ids)
-    again = suggestions.evaluate(now)
+    again = engine.evaluate(now)
     everything = made()  # education_shortfall too, when the tests run after the 20th of a month
     assert again["created"] == 0 and len(everything) == len({(x.subject_id, x.kind) for x in everything})
     with db.tx() as s:
@@ -256,7 +256,7 @@ def test_officer_accepts_dismisses_and_completes(client, world):
     for sid in sids:
         penalise(sid, "CHECKIN_MISSED", now - timedelta(days=1))
         penalise(sid, "CHECKIN_MISSED", now - timedelta(days=2))
-    suggestions.evaluate(now)
+    engine.evaluate(now)
     a, b, c = made("missed_checkins")
     officer = auth_header(client, "officerA")
     url = "/api/v1/staff/suggestions/{}".format
@@ -280,11 +280,11 @@ def test_officer_accepts_dismisses_and_completes(client, world):
     assert client.post(url(c.id), json={"action": "accept"}, headers=auth_header(client, "bureauA")).status_code == 403
     assert client.get(url(c.id), headers=auth_header(client, "bureauA")).status_code == 200
     # a closed suggestion keeps its trigger quiet for the cooldown; a version without a cooldown lets it speak
-    assert suggestions.evaluate(now)["created"] == 0
+    assert engine.evaluate(now)["created"] == 0
     admin = Actor(world.users["admin"].id, "admin", "admin")
-    data = {"triggers": [{**t, "cooldown_days": 0} for t in suggestion_triggers.DEFAULT_V1["triggers"]]}
-    suggestion_triggers.publish(admin, data, "no cooldown")
-    assert suggestions.evaluate(now + timedelta(minutes=5))["created"] == 2
+    data = {"triggers": [{**t, "cooldown_days": 0} for t in triggers.DEFAULT_V1["triggers"]]}
+    triggers.publish(admin, data, "no cooldown")
+    assert engine.evaluate(now + timedelta(minutes=5))["created"] == 2
     with db.tx() as s:
         assert s.scalar(select(func.max(Suggestion.trigger_version))) == 2
     csv = client.get("/api/v1/staff/suggestions", headers={**officer, "Accept": "text/csv"}).get_data(as_text=True)

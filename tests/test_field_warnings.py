@@ -11,8 +11,8 @@ from sqlalchemy import select
 from backend.db import db
 from backend.errors import DomainError
 from backend.models import Warning, utcnow
-from backend.services import warning_handling
-from backend.services.warnings import raise_warning
+from backend.services.core.warnings import raise_warning
+from backend.services.oversight import warning_handling
 from tests.factories import auth_header
 from tests.field_support import subject, warnings_of
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from backend.services import idcard
+from backend.services.subjects import idcard
 
 # published sample numbers with known check digits (GB 11643-1999 examples)
 KNOWN_VALID = ["11010519491231002X", "110101199003074477"]

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text, update
 from backend import runtime
 from backend.db import db
 from backend.models import IdempotencyRecord, Subject, utcnow
-from backend.services import idempotency
+from backend.services.core import idempotency
 from tests.factories import auth_header, fire_together
 from tests.test_subjects import URL, enrol_body
 

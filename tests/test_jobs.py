@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from backend.db import db
 from backend.models import Notification, OutboxMessage, utcnow
 from backend.redis_conn import get_redis
-from backend.services import idcard, outbox
-from backend.services.handlers import HANDLERS
-from backend.services.notifications import deliver
+from backend.services.core import outbox
+from backend.services.core.handlers import HANDLERS
+from backend.services.core.notifications import deliver
+from backend.services.subjects import idcard
 from tests.conftest import ROOT, wait_for
 from tests.factories import auth_header
 
@@ -278,7 +279,7 @@ def test_a_forked_job_process_never_uses_the_parents_connections(world):
 
 
 def test_every_outbox_job_written_by_the_services_has_a_handler():
-    import backend.services.registry  # noqa: F401
+    import backend.registry  # noqa: F401
 
     written = set()
     for path in (ROOT / "backend").rglob("*.py"):

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from backend.db import db
 from backend.models import Notification, OutboxMessage
-from backend.services import outbox
-from backend.services.handlers import HANDLERS, PREPARERS, handler, preparer
+from backend.services.core import outbox
+from backend.services.core.handlers import HANDLERS, PREPARERS, handler, preparer
 
 JOB = "test_two_phase"
 
@@ -56,6 +56,6 @@ def test_prepare_runs_without_the_write_lock_and_feeds_the_handler(world):
 
 
 def test_photo_checks_have_a_lock_free_first_phase():
-    import backend.services.registry  # noqa: F401 - every handler module
+    import backend.registry  # noqa: F401 - every handler module
 
     assert "check_upload" in PREPARERS and "check_upload" in HANDLERS

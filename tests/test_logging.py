@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from backend.db import db
 from backend.logs import configure_logging, scrub, scrub_text
-from backend.services import idcard
+from backend.services.subjects import idcard
 from tests.factories import PASSWORD, login
 
 LAT, LON = "30.274085", "120.155070"

@@ -225,7 +225,7 @@ def _healthz_latency_count(samples: dict) -> float:
 
 @pytest.mark.slow
 def test_metrics_aggregated_across_gunicorn_workers(clean, settings, test_env, tmp_path, monkeypatch):
-    from backend.services import outbox
+    from backend.services.core import outbox
 
     # one outbox row, pushed after commit to a queue no test worker listens to: backlog 1, queue depth 1
     prefix = f"metrics{os.getpid()}-"

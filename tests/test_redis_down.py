@@ -23,7 +23,7 @@ from backend import runtime
 from backend.db import db
 from backend.models import OutboxMessage, utcnow
 from backend.redis_conn import get_redis, reset_clients
-from backend.services import outbox
+from backend.services.core import outbox
 from tests.conftest import ROOT, wait_for
 from tests.factories import auth_header
 from tests.test_jobs import IDLE, enrol, new_notification, notification, row

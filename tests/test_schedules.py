@@ -17,8 +17,8 @@ from backend import runtime
 from backend.db import db
 from backend.models import IdempotencyRecord, JobRun, Notification, OutboxMessage, utcnow
 from backend.redis_conn import get_redis
-from backend.services import jobruns
-from backend.services.jobruns import TZ, Schedule, due_periods, last_success, period_key, run_due, run_period
+from backend.services.core import jobruns
+from backend.services.core.jobruns import TZ, Schedule, due_periods, last_success, period_key, run_due, run_period
 from tests.conftest import ROOT, wait_for
 
 DAILY_1AM = "0 1 * * *"  # 01:00 in Shanghai is 17:00 UTC the day before

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from backend.db import db
 from backend.models import Notification, User, utcnow
+from backend.services.identity.users import create_user
 from backend.services.scoring import emit_event
-from backend.services.users import create_user
 from tests.factories import PASSWORD, auth_header
 from tests.scoring_support import events_of, from_ledger, new_subject, sql_differences, stored
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from backend.db import db
 from backend.models import AuditLog, JobRun, utcnow
 from backend.models.scoring import ScoreChange, ScoreEvent, ScoreSnapshot
-from backend.services.jobruns import run_period
+from backend.services.core.jobruns import run_period
 from backend.services.scoring import emit_event, expiry
 from backend.services.scoring.sql import TZ
 from tests.scoring_support import events_of, from_ledger, new_subject, sql_differences, stored

@@ -15,10 +15,11 @@ from backend.db import db
 from backend.errors import DomainError
 from backend.models import User, utcnow
 from backend.models.scoring import DIMENSIONS
-from backend.services import auth, subjects
+from backend.services.identity import auth
 from backend.services.scoring import emit_event, expiry, imports, ledger, recompute
 from backend.services.scoring.defaults import DEFAULT_V1
 from backend.services.scoring.rules import by_version, current
+from backend.services.subjects import profiles
 from tests.scoring_support import events_of, from_ledger, new_subject, run_pending_recomputes, sql_differences, stored
 
 CODES = [
@@ -142,7 +143,7 @@ def _run(op, people, origin, pending, officer, admin) -> None:
         except DomainError as exc:
             assert exc.code == "CREDIT_BASE_IMPORT_REJECTED" and exc.errors["report"]["conflict"] == 1
     elif kind == "risk":
-        subjects.update(officer, people[op[1]].id, {"risk_level": op[2]}, "reassessment")
+        profiles.update(officer, people[op[1]].id, {"risk_level": op[2]}, "reassessment")
     elif kind == "publish":
         pending.append(recompute.publish(admin, variant(*op[1:]), "property test").version)
     elif kind == "job":

@@ -105,7 +105,7 @@ def test_publication_is_audited_versioned_and_recomputes_in_the_background(clien
 
 def test_a_newer_version_supersedes_a_pending_recompute(world):
     from backend.models import User
-    from backend.services.auth import actor_for
+    from backend.services.identity.auth import actor_for
 
     p = new_subject(world)
     with db.tx() as s:

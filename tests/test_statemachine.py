@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from backend.errors import DomainError
-from backend.services.statemachine import MACHINES, StateMachine
+from backend.services.core.statemachine import MACHINES, StateMachine
 
 REQUEST = {"pending": {"approved", "rejected", "cancelled"}, "approved": {"revoked"}}
 

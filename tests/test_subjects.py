@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 
 from backend.db import db
 from backend.models import AuditLog, Subject, SubjectChange
-from backend.services import idcard
+from backend.services.subjects import idcard
 from tests.factories import auth_header
 
 URL = "/api/v1/staff/subjects"

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from backend.db import db
 from backend.errors import DomainError
 from backend.models import AuditLog, Upload, UploadHashBand, User, Warning, utcnow
-from backend.services import evidence, uploads_retention
-from backend.services.auth import actor_for
+from backend.services.evidence import attachments, retention
+from backend.services.identity.auth import actor_for
 from backend.storage import get_storage
 from media.claims import CHECKIN_TIME_TOLERANCE, Claim
 from tests.factories import auth_header
@@ -36,7 +36,7 @@ def attach_to_test_record(username: str, upload_id: int, claim: Claim) -> None:
             from backend.models import Subject
 
             subject_id = s.scalar(select(Subject.id).where(Subject.name == "对象A"))
-        evidence.attach(
+        attachments.attach(
             s,
             actor,
             upload_id,
@@ -112,7 +112,7 @@ def test_two_photos_of_one_scene_a_minute_apart_are_not_duplicates(client, subje
     from media.phash import distance
 
     near = distance(inspect(photo(a)).phash, inspect(photo(b)).phash)
-    assert near <= evidence.DUPLICATE_DISTANCE  # alike enough to be one picture by the hash alone …
+    assert near <= attachments.DUPLICATE_DISTANCE  # alike enough to be one picture by the hash alone …
     first = attach(client, subject_h, photo(a), checkin_claim())
     later = TAKEN + timedelta(minutes=1)
     got = attach(client, subject_h, photo(b, taken=later), checkin_claim(later))
@@ -125,7 +125,7 @@ def test_duplicates_are_found_by_an_indexed_query_per_subject(client, subject_h,
     first = attach(client, subject_h, photo(scene(seed=31)), checkin_claim())
     with db.tx() as s:
         bands = s.scalars(select(UploadHashBand).where(UploadHashBand.upload_id == first["id"])).all()
-        assert len(bands) == evidence.BANDS and {b.subject_id for b in bands} == {world.subjects["A"].id}
+        assert len(bands) == attachments.BANDS and {b.subject_id for b in bands} == {world.subjects["A"].id}
         if not db.is_sqlite:  # the planner may scan a tiny table anyway; ask whether the index serves the query
             s.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
         plan = s.connection().exec_driver_sql(
@@ -160,7 +160,7 @@ def test_an_upload_attaches_once_and_only_when_usable(client, subject_h):
 
 def test_a_record_learns_its_photo_was_rejected_after_it_was_attached(client, subject_h):
     seen = []
-    evidence.on_verdict(lambda s, up: seen.append((up.id, up.status, up.record_type)))
+    attachments.on_verdict(lambda s, up: seen.append((up.id, up.status, up.record_type)))
     try:
         data = photo()[:-400]  # truncated: the checks will reject it
         resp = client.post(
@@ -176,7 +176,7 @@ def test_a_record_learns_its_photo_was_rejected_after_it_was_attached(client, su
         run_outbox()
         assert seen == [(uid, "rejected", "test_record")]
     finally:
-        evidence._verdict_hooks.pop()
+        attachments._verdict_hooks.pop()
 
 
 def test_attaching_while_the_checks_run_defers_the_claim_checks(client, subject_h):
@@ -198,8 +198,8 @@ def test_attaching_while_the_checks_run_defers_the_claim_checks(client, subject_
 
 def test_suspect_evidence_is_reviewed_by_the_officer(client, subject_h, world):
     seen = []
-    hooks_before = list(evidence._confirmed_hooks)
-    evidence.on_confirmed(lambda s, up, actor: seen.append((up.id, actor.user_id)))
+    hooks_before = list(attachments._confirmed_hooks)
+    attachments.on_confirmed(lambda s, up, actor: seen.append((up.id, actor.user_id)))
     try:
         got = attach(client, subject_h, photo(gps=(30.40, 120.30)), checkin_claim())
         uid = got["id"]
@@ -231,7 +231,7 @@ def test_suspect_evidence_is_reviewed_by_the_officer(client, subject_h, world):
                 == "confirmed"
             )
     finally:
-        evidence._confirmed_hooks[:] = hooks_before  # keep the hooks other features registered at import
+        attachments._confirmed_hooks[:] = hooks_before  # keep the hooks other features registered at import
     fine = attach(client, subject_h, photo(scene(seed=8)), checkin_claim())
     resp = client.post(f"/api/v1/staff/uploads/{fine['id']}/review", json=body, headers=officer)
     assert resp.status_code == 409 and resp.get_json()["code"] == "UPLOAD_NOT_UNDER_REVIEW"
@@ -278,10 +278,10 @@ def test_stale_uploads_expire_and_their_bytes_go(client, subject_h):
     )
     uid = resp.get_json()["id"]
     client.put(f"/api/v1/uploads/{uid}/content", data=data, headers={**subject_h, "Content-Type": "image/jpeg"})
-    assert uploads_retention.expire_stale(utcnow())["expired"] == 0
+    assert retention.expire_stale(utcnow())["expired"] == 0
     later = utcnow() + timedelta(hours=25)
-    assert uploads_retention.expire_stale(later) == {"expired": 1, "bytes_deleted": 1, "incoming_cleared": 0}
-    assert uploads_retention.expire_stale(later) == {"expired": 0, "bytes_deleted": 0, "incoming_cleared": 0}
+    assert retention.expire_stale(later) == {"expired": 1, "bytes_deleted": 1, "incoming_cleared": 0}
+    assert retention.expire_stale(later) == {"expired": 0, "bytes_deleted": 0, "incoming_cleared": 0}
     with db.tx() as s:
         up = s.get(Upload, uid)
         assert up.status == "expired" and get_storage().head(up.storage_key) is None
@@ -302,7 +302,7 @@ def test_s3_incoming_objects_are_cleared_once_the_post_link_is_dead(client, subj
             key = s.get(Upload, got["id"]).incoming_key
         assert key is not None and get_storage().head(key) is None  # deleted at completion already
         later = utcnow() + timedelta(hours=1)
-        assert uploads_retention.expire_stale(later)["incoming_cleared"] == 1
+        assert retention.expire_stale(later)["incoming_cleared"] == 1
         with db.tx() as s:
             assert s.get(Upload, got["id"]).incoming_key is None
 
@@ -312,11 +312,11 @@ def test_retention_deletes_old_originals_but_keeps_open_cases(client, subject_h,
     suspect = attach(client, subject_h, photo(scene(seed=42), gps=(30.5, 120.5)), checkin_claim())
     held = attach(client, subject_h, photo(scene(seed=43)), checkin_claim())
     with db.tx() as s:
-        uploads_retention.hold(s, held["id"])
+        retention.hold(s, held["id"])
     soon = utcnow() + timedelta(days=settings.original_retention_days - 1)
-    assert uploads_retention.purge_originals(soon) == {"deleted": 0}
+    assert retention.purge_originals(soon) == {"deleted": 0}
     later = utcnow() + timedelta(days=settings.original_retention_days + 1)
-    assert uploads_retention.purge_originals(later) == {"deleted": 1}
+    assert retention.purge_originals(later) == {"deleted": 1}
     with db.tx() as s:
         rows = {u.id: u for u in s.scalars(select(Upload))}
     assert rows[accepted["id"]].original_deleted_at is not None
@@ -331,9 +331,9 @@ def test_retention_deletes_old_originals_but_keeps_open_cases(client, subject_h,
         f"/api/v1/staff/uploads/{suspect['id']}/review", json={"decision": "clear", "note": "ok"}, headers=officer
     )
     with db.tx() as s:
-        uploads_retention.release(s, held["id"])
-    assert uploads_retention.purge_originals(soon) == {"deleted": 0}
-    assert uploads_retention.purge_originals(later) == {"deleted": 2}
+        retention.release(s, held["id"])
+    assert retention.purge_originals(soon) == {"deleted": 0}
+    assert retention.purge_originals(later) == {"deleted": 2}
     with db.tx() as s:
         assert (
             s.scalar(
@@ -344,7 +344,7 @@ def test_retention_deletes_old_originals_but_keeps_open_cases(client, subject_h,
 
 
 def test_the_clean_up_jobs_are_scheduled_and_run(client, subject_h):
-    from backend.services.jobruns import run_period
+    from backend.services.core.jobruns import run_period
     from workers.schedules import SCHEDULES
 
     by_name = {s.name: s for s in SCHEDULES}

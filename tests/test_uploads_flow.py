@@ -234,7 +234,7 @@ def test_storage_down_is_a_503_and_the_checks_wait_for_it(client, subject_h):
     import dataclasses
 
     from backend import runtime
-    from backend.services.uploads_checks import check_upload
+    from backend.services.evidence.checks import check_upload
 
     data = jpeg(taken=datetime(2026, 11, 25, 9, 30))
     with storage_backend("s3"):

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from backend.db import db
 from backend.models import Notification, OutboxMessage, Subject, Warning
-from backend.services.warnings import WARNING_STATES, raise_warning
+from backend.services.core.warnings import WARNING_STATES, raise_warning
 
 
 def _subject(world) -> Subject:

@@ -346,7 +346,7 @@ def file_token_obj(ctx, role: str, side: str) -> dict:
     from datetime import timedelta
 
     from backend.models import utcnow
-    from backend.services.uploads_links import sign
+    from backend.services.evidence.links import sign
     from backend.storage import get_storage
 
     get_storage().put("derived/matrix/display.jpg", io.BytesIO(b"\xff\xd8\xff\xd9"), "image/jpeg")

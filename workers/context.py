@@ -50,7 +50,7 @@ def bind() -> bool:
             rq_log = logging.getLogger(name)
             rq_log.propagate = not rq_log.handlers
         db.init(settings.database_url)
-    import backend.services.registry  # noqa: F401 - registers every outbox handler
+    import backend.registry  # noqa: F401 - registers every outbox handler
 
     _bound_pid = pid
     return owned

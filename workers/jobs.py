@@ -9,8 +9,8 @@ from sqlalchemy import select
 from backend import runtime
 from backend.db import db
 from backend.models import OutboxMessage, utcnow
-from backend.services import outbox
-from backend.services.handlers import HANDLERS, PREPARERS
+from backend.services.core import outbox
+from backend.services.core.handlers import HANDLERS, PREPARERS
 from workers.context import job
 
 log = logging.getLogger("workers.jobs")

@@ -8,20 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from backend.services import (
-    auth,
-    checkin_jobs,  # activities (issue 5)
-    education_jobs,
-    idempotency,
-    outbox,
-    reminders,
-    request_returns,
-    suggestions,
-    uploads_retention,
-)
-from backend.services.jobruns import Schedule
-from backend.services.jobruns import run_due as run_due
+from backend.services.activities import missed, monthly, reminders, returns
+from backend.services.core import idempotency, outbox
+from backend.services.core.jobruns import Schedule
+from backend.services.core.jobruns import run_due as run_due
+from backend.services.evidence import retention
+from backend.services.identity import auth
 from backend.services.scoring import expiry as score_expiry
+from backend.services.suggestions import engine
 
 
 def _purge_idempotency(_start: datetime) -> dict:
@@ -42,13 +36,13 @@ SCHEDULES: list[Schedule] = [
     Schedule("purge_refresh_tokens", "50 3 * * *", _purge_refresh_tokens, "drop refresh tokens dead for 30 days"),
     Schedule("score_expiry", "5 0 * * *", score_expiry.scheduled_expiry, "计分周期: expire due score events"),
     Schedule("score_snapshots", "20 0 * * *", score_expiry.scheduled_snapshots, "daily score snapshots (trend)"),
-    Schedule("expire_uploads", "*/30 * * * *", uploads_retention.run_expire, "expire uploads never completed"),
-    Schedule("purge_originals", "40 3 * * *", uploads_retention.run_purge, "delete originals past retention"),
-    Schedule("suggestions", "0 2 * * *", suggestions.scheduled, "精准矫正建议: evaluate every subject's triggers"),
+    Schedule("expire_uploads", "*/30 * * * *", retention.run_expire, "expire uploads never completed"),
+    Schedule("purge_originals", "40 3 * * *", retention.run_purge, "delete originals past retention"),
+    Schedule("suggestions", "0 2 * * *", engine.scheduled, "精准矫正建议: evaluate every subject's triggers"),
     Schedule("end_date_reminders", "0 8 * * *", reminders.scheduled, "remind officers 30 and 7 days before end dates"),
     # activities (issue 5): each idempotent per period, catching up through job_runs
-    Schedule("checkins_missed", "5 22 * * *", checkin_jobs.scheduled_missed, "missed check-ins (due + 24 h passed)"),
-    Schedule("leave_overdue", "10 0 * * *", request_returns.scheduled_overdue, "leaves without a return by end + 24 h"),
-    Schedule("education_monthly", "30 1 1 * *", education_jobs.scheduled_monthly, "education: last month met or not"),
-    Schedule("education_reminders", "0 9 20 * *", education_jobs.scheduled_reminders, "under half on the 20th"),
+    Schedule("checkins_missed", "5 22 * * *", missed.scheduled_missed, "missed check-ins (due + 24 h passed)"),
+    Schedule("leave_overdue", "10 0 * * *", returns.scheduled_overdue, "leaves without a return by end + 24 h"),
+    Schedule("education_monthly", "30 1 1 * *", monthly.scheduled_monthly, "education: last month met or not"),
+    Schedule("education_reminders", "0 9 20 * *", monthly.scheduled_reminders, "under half on the 20th"),
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rq.worker import Worker as _RQWorker
 
-import backend.services.registry  # noqa: F401 - every outbox handler
+import backend.registry  # noqa: F401 - every outbox handler
 import workers.jobs  # noqa: F401 - the job functions
 import workers.schedules  # noqa: F401 - the schedules the tick runs
 from media.faces import preload

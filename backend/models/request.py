@@ -13,7 +13,7 @@ REQUEST_TYPES = ("leave", "visitor", "residence_change", "restricted_place")
 
 
 class SubjectRequest(Base):
-    """A subject's request and its decisions; the state machine is in ``services.requests``."""
+    """A subject's request and its decisions; the state machine is in ``activities.requests``."""
 
     __tablename__ = "subject_requests"
     __table_args__ = (

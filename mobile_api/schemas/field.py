@@ -3,9 +3,9 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from backend.models.alerts import SEVERITIES
-from backend.services.suggestion_triggers import CATEGORIES, PRIORITIES
-from backend.services.suggestions import ACTIONS, DISMISS_REASONS, OUTCOMES
-from backend.services.warning_handling import OUTCOMES as WARNING_OUTCOMES
+from backend.services.oversight.warning_handling import OUTCOMES as WARNING_OUTCOMES
+from backend.services.suggestions.engine import ACTIONS, DISMISS_REASONS, OUTCOMES
+from backend.services.suggestions.triggers import CATEGORIES, PRIORITIES
 from mobile_api.pagination import PageArgs
 from mobile_api.schemas.common import id_field
 

@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from backend.models.subject import CORRECTION_TYPES, GENDERS, RISK_LEVELS, SUPERVISION_LEVELS
-from backend.services.subjects import masked_id_number
+from backend.services.subjects.profiles import masked_id_number
 from mobile_api.pagination import PageArgs
 from mobile_api.schemas.common import id_field
 

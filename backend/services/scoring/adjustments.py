@@ -9,11 +9,12 @@ from backend.errors import DomainError
 from backend.models import Subject, utcnow
 from backend.models.scoring import DIMENSIONS
 from backend.models.scoring_decisions import ScoreAdjustment
-from backend.services import access, audit
-from backend.services.actors import Actor
+from backend.services.core import audit
+from backend.services.core.actors import Actor
+from backend.services.core.statemachine import StateMachine
+from backend.services.identity import access
 from backend.services.scoring import decisions
 from backend.services.scoring.ledger import emit_event
-from backend.services.statemachine import StateMachine
 
 ADJUSTMENT_STATES = StateMachine(
     "score_adjustment", {"pending": {"approved", "rejected"}, "approved": set(), "rejected": set()}, "pending"

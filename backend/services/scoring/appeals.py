@@ -17,10 +17,11 @@ from backend.errors import DomainError, NotFound, register
 from backend.models import Subject, utcnow
 from backend.models.scoring import ScoreEvent
 from backend.models.scoring_decisions import Appeal, ScoreAdjustment
-from backend.services import access, audit
-from backend.services.actors import Actor
+from backend.services.core import audit
+from backend.services.core.actors import Actor
+from backend.services.core.statemachine import StateMachine
+from backend.services.identity import access
 from backend.services.scoring import decisions, evidence, ledger
-from backend.services.statemachine import StateMachine
 
 register("APPEAL_ALREADY_OPEN", 409, "该事件已有待处理的申诉", "This event already has an open appeal")
 register("APPEAL_NOT_ALLOWED", 422, "该事件不能申诉", "This event cannot be appealed")

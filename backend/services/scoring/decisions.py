@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from backend.errors import DomainError, NotFound, register
 from backend.models import Subject, User, UserUnit, utcnow
-from backend.services import access
-from backend.services.actors import Actor
-from backend.services.notifications import notify
+from backend.services.core.actors import Actor
+from backend.services.core.notifications import notify
+from backend.services.identity import access
 
 register("NOT_THE_DECIDER", 422, "该事项应由其他人员决定", "Someone else decides this item")
 register("DECISION_NOTE_REQUIRED", 422, "驳回须填写理由", "A reason is required for this decision")

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.models import Subject
-from backend.services import outbox
-from backend.services.handlers import handler
+from backend.services.core import outbox
+from backend.services.core.handlers import handler
+from backend.services.core.warnings import raise_warning
 from backend.services.scoring.rules import Rules
-from backend.services.warnings import raise_warning
 
 log = logging.getLogger(__name__)
 #: listeners(session, subject_id, grade_before, grade_after) run by the outbox job after a grade change;

@@ -9,8 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from backend.db import db
 from backend.errors import DomainError, register
 from backend.models.scoring_decisions import EmploymentRecord
-from backend.services import access, audit
-from backend.services.actors import Actor
+from backend.services.core import audit
+from backend.services.core.actors import Actor
+from backend.services.identity import access
 from backend.services.scoring import decisions, evidence
 from backend.services.scoring.ledger import emit_event
 from backend.services.scoring.sql import TZ

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from backend.errors import DomainError
 from backend.models import Subject, Upload, utcnow
-from backend.services import evidence as photos
-from backend.services.actors import Actor
+from backend.services.core.actors import Actor
+from backend.services.evidence import attachments as photos
 from backend.services.scoring.ledger import emit_event
 from media.claims import Claim
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from backend.db import db
 from backend.models import utcnow
 from backend.models.scoring import ScoreChange, ScoreSnapshot
-from backend.services import audit
+from backend.services.core import audit
 from backend.services.scoring import bulk
 from backend.services.scoring.rules import current
 from backend.services.scoring.sql import TZ, is_pg

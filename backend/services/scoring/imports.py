@@ -21,9 +21,11 @@ from backend.db import db
 from backend.errors import DomainError, register
 from backend.models import PublicCreditBase, Subject
 from backend.models.scoring import CreditBaseImport
-from backend.services import access, audit, crypto, idcard
-from backend.services.actors import SYSTEM, Actor
+from backend.services.core import audit, crypto
+from backend.services.core.actors import SYSTEM, Actor
+from backend.services.identity import access
 from backend.services.scoring import bulk, rules
+from backend.services.subjects import idcard
 
 register(
     "CREDIT_BASE_IMPORT_REJECTED", 422, "导入文件有误,未导入任何数据", "The file was rejected; nothing was imported"

@@ -22,10 +22,10 @@ from backend.db import db
 from backend.errors import DomainError, register
 from backend.models import Subject, utcnow
 from backend.models.scoring import DIMENSIONS, ScoreEvent
+from backend.services.core.statemachine import StateMachine
 from backend.services.scoring import score
 from backend.services.scoring.rules import Rule
 from backend.services.scoring.sql import insert_ignore, month_of
-from backend.services.statemachine import StateMachine
 
 register("SCORE_EVENT_INVALID", 422, "计分事件参数不正确", "The scoring event is not valid")
 

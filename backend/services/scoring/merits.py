@@ -10,12 +10,13 @@ from backend.db import db
 from backend.errors import DomainError, register
 from backend.models import Subject, utcnow
 from backend.models.scoring_decisions import MeritApplication
-from backend.services import access, audit
-from backend.services.actors import Actor
+from backend.services.core import audit
+from backend.services.core.actors import Actor
+from backend.services.core.statemachine import StateMachine
+from backend.services.identity import access
 from backend.services.scoring import decisions, evidence
 from backend.services.scoring.ledger import emit_event
 from backend.services.scoring.rules import current
-from backend.services.statemachine import StateMachine
 
 register("MERIT_TYPE_UNKNOWN", 422, "未知的加分类型", "Unknown merit type")
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from backend.db import db
 from backend.models import Subject, utcnow
 from backend.models.scoring import DIMENSIONS, RuleSet, ScoreChange, ScoreEvent, ScoreSnapshot, SubjectScore
-from backend.services import access
+from backend.services.identity import access
 from backend.services.scoring import effects, score
 from backend.services.scoring.expiry import day_bounds
 from backend.services.scoring.rules import Rules, by_version, current

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 from backend.db import db
 from backend.models import Subject, utcnow
 from backend.models.scoring import RuleSet, SubjectScore
-from backend.services import access, audit, outbox
-from backend.services.actors import Actor
-from backend.services.handlers import handler
+from backend.services.core import audit, outbox
+from backend.services.core.actors import Actor
+from backend.services.core.handlers import handler
+from backend.services.identity import access
 from backend.services.scoring import bulk, rules
 from backend.services.scoring.sql import is_pg
 

@@ -15,10 +15,12 @@ from backend.db import db
 from backend.errors import DomainError
 from backend.models import OrgUnit, Subject, utcnow
 from backend.models.scoring import ScoreRelease, SubjectScore
-from backend.services import access, audit, subjects
-from backend.services.actors import Actor
+from backend.services.core import audit
+from backend.services.core.actors import Actor
+from backend.services.identity import access
 from backend.services.scoring import read, score
 from backend.services.scoring.rules import current
+from backend.services.subjects import profiles
 
 access.allow("scoring.release", {"officer", "bureau"})
 access.allow("scoring.export", {"officer", "bureau"})
@@ -49,7 +51,7 @@ def release(actor: Actor, subject_id: int, note: str | None) -> ScoreRelease:
             "subject": {
                 "id": subject.id,
                 "name": subject.name,
-                "id_number_masked": subjects.masked_id_number(subject),
+                "id_number_masked": profiles.masked_id_number(subject),
                 "correction_type": subject.correction_type,
                 "start_date": subject.start_date.isoformat(),
                 "end_date": subject.end_date.isoformat(),

@@ -1,0 +1,224 @@
+"""Staff decisions on requests (approve, reject, recommend, revoke) and the transfer after a residence change.
+
+Each decision runs in one transaction with the request row locked: the state machine of
+``activities.requests`` is enforced (illegal → 409), the decider must be the role the request is routed to
+(SPEC.md §1), the limits are checked again at approval (another leave may have been approved meanwhile),
+the decision is audited and the subject notified. Repeating the decision the request already carries
+returns it unchanged (200).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db import db
+from backend.errors import DomainError, NotFound, register
+from backend.models import OrgUnit, Subject, SubjectChange, User, UserUnit
+from backend.models.request import SubjectRequest
+from backend.services.activities import periods, policy
+from backend.services.activities.requests import REQUEST_STATES, check_leave_limits
+from backend.services.core import audit
+from backend.services.core.actors import Actor
+from backend.services.core.notifications import notify
+from backend.services.identity import access
+
+register("TRANSFER_NOT_APPROVED", 422, "没有已批准的执行地变更申请", "No approved residence change for this subject")
+
+TARGETS = {"approve": "approved", "reject": "rejected", "recommend": "recommended", "revoke": "revoked"}
+TWO_STAGE = ("leave_long", "residence_change", "restricted_place")
+TITLES = {
+    "approved": "您的申请已批准",
+    "rejected": "您的申请未获批准",
+    "recommended": "您的申请已呈报县级社区矫正机构审批",
+    "revoked": "您的外出批准已撤销",
+}
+access.allow("subject.transfer", access.STAFF)
+
+
+def _load(s: Session, actor: Actor, request_id: int) -> tuple[SubjectRequest, Subject]:
+    row = s.execute(
+        select(SubjectRequest, Subject)
+        .join(Subject, Subject.id == SubjectRequest.subject_id)
+        .where(SubjectRequest.id == request_id, access.subject_scope(actor))
+        .with_for_update(of=SubjectRequest)
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None:
+        raise NotFound("request")
+    return row[0], row[1]
+
+
+def _note(note: str | None, required: bool) -> str | None:
+    note = (note or "").strip() or None
+    if required and note is None:
+        raise DomainError("DECISION_NOTE_REQUIRED", {"note": ["required"]})
+    return note
+
+
+def _check_route(actor: Actor, r: SubjectRequest, target: str) -> None:
+    """The actor's role must be the one the request awaits; the officer may only recommend a two-stage one."""
+    if target == "recommended":
+        if r.route not in TWO_STAGE:
+            raise DomainError("RECOMMEND_NOT_NEEDED")
+        if r.status == "pending" and actor.role != "officer":
+            raise DomainError("NOT_THE_DECIDER", {"decider_role": ["officer"]})
+        return
+    if r.decider_role is None or actor.role == r.decider_role:
+        if target == "approved" and r.status == "pending" and r.route in TWO_STAGE:
+            raise DomainError("BUREAU_DECIDES")
+        return
+    raise DomainError("NOT_THE_DECIDER", {"decider_role": [r.decider_role]})
+
+
+def _revoke(r: SubjectRequest, actor: Actor) -> None:
+    if r.status == "approved" and r.start_date <= periods.local_date(periods.now()):
+        raise DomainError("REVOKE_TOO_LATE")
+    if r.status == "approved" and not r.auto_approved and r.route in TWO_STAGE and actor.role != "bureau":
+        raise DomainError("NOT_THE_DECIDER", {"decider_role": ["bureau"]})
+
+
+def decide(actor: Actor, request_id: int, decision: str, note: str | None) -> SubjectRequest:
+    """Approve, reject, recommend (to the bureau) or revoke (an approved leave before it starts)."""
+    access.require(actor, "request.decide")
+    target = TARGETS[decision]
+    now = periods.now()
+    with db.tx() as s:
+        r, subject = _load(s, actor, request_id)
+        if r.status == target:
+            return r
+        REQUEST_STATES.check(r.status, target)
+        if target == "revoked":
+            _revoke(r, actor)
+        else:
+            _check_route(actor, r, target)
+        note = _note(note, required=target in ("rejected", "revoked"))
+        if target == "approved" and r.type == "leave":
+            check_leave_limits(s, r, for_approval=True)
+        previous = REQUEST_STATES.apply(r, target)
+        if target == "recommended":
+            r.recommended_by, r.recommended_at, r.recommend_note = actor.user_id, now, note
+            due = timedelta(days=policy.policy(s).decision_due_days)
+            r.decider_role, r.due_at = access.decider_role(r.route, 1), now + due
+            _tell_bureau(s, subject, r)
+        else:
+            if target != "revoked":
+                r.decided_by, r.decided_at = actor.user_id, now
+            r.decision_note = note if target != "revoked" else f"撤销:{note}"
+            r.decider_role, r.due_at = None, None
+        audit.record(
+            s,
+            f"request.{decision}",
+            actor=actor,
+            target_type="request",
+            target_id=r.id,
+            details={"from": previous, "to": target, "type": r.type, "subject_id": subject.id, "note": note},
+        )
+        data = {"request_id": r.id, "type": r.type, "status": r.status}
+        notify(s, subject.user_id, "request_decided", TITLES[target], note or "", data=data)
+    return r
+
+
+def _tell_bureau(s: Session, subject: Subject, r: SubjectRequest) -> None:
+    office = s.get(OrgUnit, subject.office_id)
+    bureau = s.scalars(
+        select(User.id)
+        .join(UserUnit, UserUnit.user_id == User.id)
+        .where(UserUnit.org_unit_id == office.parent_id, User.role == "bureau", User.active.is_(True))
+    ).all()
+    for user_id in bureau:
+        notify(
+            s,
+            user_id,
+            "request_recommended",
+            "有呈报的申请待审批",
+            f"{subject.name}:{r.destination}",
+            {"request_id": r.id},
+        )
+
+
+def _change(s: Session, subject: Subject, field: str, new: object, actor: Actor, reason: str) -> dict | None:
+    old = getattr(subject, field)
+    if old == new:
+        return None
+    setattr(subject, field, new)
+    s.add(
+        SubjectChange(
+            subject_id=subject.id,
+            field=field,
+            old_value=None if old is None else str(old),
+            new_value=None if new is None else str(new),
+            reason=reason,
+            changed_by=actor.user_id,
+        )
+    )
+    return {"from": old, "to": new}
+
+
+def _check_target(s: Session, office_id: int, grid_id: int, officer_id: int | None) -> None:
+    office, grid = s.get(OrgUnit, office_id), s.get(OrgUnit, grid_id)
+    if office is None or office.level != "office":
+        raise DomainError("ORG_UNIT_INVALID", {"office_id": ["not an office"]})
+    if grid is None or grid.level != "grid" or grid.parent_id != office_id:
+        raise DomainError("ORG_UNIT_INVALID", {"grid_id": ["not a grid of this office"]})
+    if officer_id is not None:
+        ok = s.scalar(
+            select(User.id)
+            .join(UserUnit, UserUnit.user_id == User.id)
+            .where(User.id == officer_id, User.role == "officer", UserUnit.org_unit_id == office_id)
+        )
+        if ok is None:
+            raise DomainError("OFFICER_INVALID")
+
+
+def transfer(actor: Actor, subject_id: int, data: dict) -> Subject:
+    """Carry out an approved residence change: move the subject to the new office and grid, history kept."""
+    access.require(actor, "subject.transfer")
+    with db.tx() as s:
+        subject = access.get_subject(s, actor, subject_id)
+        if subject.status != "in_correction":
+            raise DomainError("SUBJECT_RELEASED")
+        r = s.scalar(
+            select(SubjectRequest)
+            .where(SubjectRequest.id == data["request_id"], SubjectRequest.subject_id == subject.id)
+            .with_for_update()
+        )
+        if r is not None and r.type == "residence_change" and r.status == "completed":
+            return subject  # carried out already: a retried transfer changes nothing
+        if r is None or r.type != "residence_change" or r.status != "approved":
+            raise DomainError("TRANSFER_NOT_APPROVED", {"request_id": [str(data["request_id"])]})
+        officer_id = data.get("officer_id")
+        _check_target(s, data["office_id"], data["grid_id"], officer_id)
+        reason = f"执行地变更(申请 {r.id})"
+        old_office = subject.office_id
+        changes = {
+            f: c
+            for f, v in (("office_id", data["office_id"]), ("grid_id", data["grid_id"]), ("officer_id", officer_id))
+            if (c := _change(s, subject, f, v, actor, reason)) is not None
+        }
+        REQUEST_STATES.apply(r, "completed")
+        r.completed_at = periods.now()
+        for pending in s.scalars(
+            select(SubjectRequest).where(
+                SubjectRequest.subject_id == subject.id, SubjectRequest.status.in_(("pending", "recommended"))
+            )
+        ):
+            pending.office_id = subject.office_id  # open requests follow the subject to the new office
+        audit.record(
+            s,
+            "subject.transfer",
+            actor=actor,
+            target_type="subject",
+            target_id=subject.id,
+            details={
+                "request_id": r.id,
+                "from_office": old_office,
+                "changes": {k: v["to"] for k, v in changes.items()},
+            },
+        )
+        notify(s, subject.user_id, "subject_transferred", "您的执行地已变更", r.destination, {"request_id": r.id})
+        if officer_id is not None:
+            notify(s, officer_id, "subject_transferred_in", "有矫正对象转入", subject.name, {"subject_id": subject.id})
+    return subject

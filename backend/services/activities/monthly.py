@@ -1,0 +1,136 @@
+"""The education schedules: the monthly evaluation on the 1st and the reminder on the 20th (SPEC.md §3).
+
+Monthly: for every subject in correction during the month before, EDU_MONTH_MET or EDU_MONTH_MISSED, and
+EDU_EXTRA_HOUR for the minutes beyond the requirement (the ledger grants whole hours under its cap).
+Idempotent: each event's source is ("education_month", "<subject>:<YYYY-MM>"), so a rerun or catch-up
+emits nothing twice. The sessions are read in chunks of subjects, one query per chunk. The reminder
+notifies everyone under half of the month's requirement by the 20th, all in one transaction, once per
+month (the schedule's recorded run).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from itertools import groupby
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db import db
+from backend.models import Subject
+from backend.models.education import EducationSession
+from backend.services.activities import education, periods, policy
+from backend.services.core import audit
+from backend.services.core.notifications import notify
+from backend.services.scoring import emit_event
+
+CHUNK = 1000
+SOURCE = "education_month"
+
+
+def _subjects_in(session: Session, first: date, last: date, after_id: int) -> list[Subject]:
+    return list(
+        session.scalars(
+            select(Subject)
+            .where(
+                Subject.status == "in_correction",
+                Subject.start_date <= last,
+                Subject.end_date >= first,
+                Subject.id > after_id,
+            )
+            .order_by(Subject.id)
+            .limit(CHUNK)
+        )
+    )
+
+
+def _by_subject(session: Session, ids: list[int], first: date, last: date) -> dict[int, list[EducationSession]]:
+    rows = session.scalars(education.sessions_query(ids, first, last))
+    return {k: list(g) for k, g in groupby(rows, key=lambda e: e.subject_id)}
+
+
+def _evaluate(
+    subject: Subject, sessions: list[EducationSession], month: str, first: date, last: date, p: policy.Policy
+) -> list[str]:
+    required = education.required_minutes(subject, month, p.education_hours)
+    if required <= 0:
+        return []
+    seconds, _pending, _days = education.counted(sessions, first, last, p.education_daily_cap_hours * 3600)
+    minutes = seconds // 60
+    at = periods.local_midnight(last + timedelta(days=1)) - timedelta(seconds=1)
+    source_id = f"{subject.id}:{month}"
+    note = f"{month} 学习 {minutes} 分钟,要求 {required} 分钟"
+    if minutes < required:
+        emit_event(subject, "EDU_MONTH_MISSED", SOURCE, source_id, at, reason=note)
+        return ["missed"]
+    emit_event(subject, "EDU_MONTH_MET", SOURCE, source_id, at, reason=note)
+    if minutes > required:
+        emit_event(subject, "EDU_EXTRA_HOUR", SOURCE, source_id, at, quantity=minutes - required, reason=note)
+        return ["met", "extra"]
+    return ["met"]
+
+
+def run_monthly(month: str) -> dict:
+    """Evaluate every subject's education in ``month`` ('YYYY-MM'); one audit row for the run."""
+    first, last = periods.month_bounds(month)
+    counts = {"met": 0, "missed": 0, "extra": 0, "subjects": 0}
+    ids: list[int] = []
+    after = 0
+    while True:
+        with db.tx() as s:
+            subjects = _subjects_in(s, first, last, after)
+            if not subjects:
+                break
+            sessions = _by_subject(s, [x.id for x in subjects], first, last)
+            p = policy.policy(s)
+            for subject in subjects:
+                for outcome in _evaluate(subject, sessions.get(subject.id, []), month, first, last, p):
+                    counts[outcome] += 1
+                ids.append(subject.id)
+            after = subjects[-1].id
+    counts["subjects"] = len(ids)
+    with db.tx() as s:
+        audit.record_bulk(s, "education.monthly", ids, counts=counts, details={"month": month})
+    return {"month": month, **counts}
+
+
+def run_reminders(day: date) -> dict:
+    """Notify every subject under half of this month's requirement (the 20th's reminder)."""
+    month = day.strftime("%Y-%m")
+    first, last = periods.month_bounds(month)
+    reminded: list[int] = []
+    after = 0
+    with db.tx() as s:
+        while True:
+            subjects = _subjects_in(s, first, last, after)
+            if not subjects:
+                break
+            sessions = _by_subject(s, [x.id for x in subjects], first, day)
+            p = policy.policy(s)
+            for subject in subjects:
+                required = education.required_minutes(subject, month, p.education_hours)
+                cap = p.education_daily_cap_hours * 3600
+                seconds, _p, _d = education.counted(sessions.get(subject.id, []), first, day, cap)
+                if required and seconds // 60 * 2 < required:
+                    notify(
+                        s,
+                        subject.user_id,
+                        "education_reminder",
+                        "本月学习时长不足一半,请抓紧完成",
+                        f"本月已学习 {seconds // 60} 分钟,要求 {required} 分钟。",
+                        {"month": month, "counted_minutes": seconds // 60, "required_minutes": required},
+                    )
+                    reminded.append(subject.id)
+            after = subjects[-1].id
+        audit.record_bulk(s, "education.reminders", reminded, details={"month": month, "as_of": day.isoformat()})
+    return {"month": month, "reminded": len(reminded)}
+
+
+def scheduled_monthly(period_start: datetime) -> dict:
+    """Schedule entry (the 1st): evaluate the month before the fire time."""
+    return run_monthly(periods.previous_month(periods.local_date(period_start)))
+
+
+def scheduled_reminders(period_start: datetime) -> dict:
+    """Schedule entry (the 20th): remind for the month of the fire time, counted up to that day."""
+    return run_reminders(periods.local_date(period_start))

@@ -1,0 +1,89 @@
+"""Warnings (预警): alerts to staff that every feature raises through ``raise_warning``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.models import Subject, Warning, utcnow
+from backend.services.core import audit, outbox
+from backend.services.core.notifications import notify
+from backend.services.core.statemachine import StateMachine
+
+#: open → acknowledged → handled (with outcome and note); open may be handled directly
+WARNING_STATES = StateMachine(
+    "warning", {"open": {"acknowledged", "handled"}, "acknowledged": {"handled"}, "handled": set()}, "open"
+)
+DEFAULT_DUE = timedelta(days=3)
+
+
+def raise_warning(
+    session: Session,
+    subject: Subject,
+    kind: str,
+    severity: str,
+    title: str,
+    *,
+    period_key: str = "",
+    details: dict | None = None,
+    evidence: list | None = None,
+    due_at: datetime | None = None,
+) -> tuple[Warning, bool]:
+    """Open a warning unless one of this kind is already open for the subject and period.
+
+    Returns (warning, created). Safe under concurrency: a partial unique index allows one unhandled
+    warning per (subject, kind, period); a losing racer gets the existing row. High severity notifies
+    the responsible officer at once (in the same transaction, delivered after commit).
+    """
+    existing = _open(session, subject.id, kind, period_key)
+    if existing is not None:
+        return existing, False
+    w = Warning(
+        subject_id=subject.id,
+        kind=kind,
+        severity=severity,
+        title=title,
+        period_key=period_key,
+        details=details or {},
+        evidence=evidence or [],
+        officer_id=subject.officer_id,
+        office_id=subject.office_id,
+        due_at=due_at or utcnow() + DEFAULT_DUE,
+        status="open",
+    )
+    try:
+        with session.begin_nested():
+            session.add(w)
+            session.flush()
+    except IntegrityError:
+        found = _open(session, subject.id, kind, period_key)
+        if found is None:
+            raise
+        return found, False
+    audit.record(
+        session,
+        "warning.raise",
+        target_type="warning",
+        target_id=w.id,
+        details={"kind": kind, "severity": severity, "subject_id": subject.id},
+    )
+    if severity == "high":
+        if subject.officer_id is not None:
+            notify(session, subject.officer_id, "warning", title, data={"warning_id": w.id, "kind": kind})
+        # a high-severity signal re-evaluates the subject's suggestions at once (services.suggestions)
+        outbox.add(session, "evaluate_suggestions", {"subject_id": subject.id})
+    return w, True
+
+
+def _open(session: Session, subject_id: int, kind: str, period_key: str) -> Warning | None:
+    return session.scalar(
+        select(Warning).where(
+            Warning.subject_id == subject_id,
+            Warning.kind == kind,
+            Warning.period_key == period_key,
+            Warning.status != "handled",
+        )
+    )

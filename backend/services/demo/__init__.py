@@ -1,0 +1,1 @@
+"""Demo data for the embedded default: district, staff, subjects and their activity via the services."""

@@ -1,0 +1,1 @@
+"""Photo evidence: uploads, their checks, links and retention, attachment, review, faces."""

@@ -1,0 +1,1 @@
+"""Grid workers' field reports: creation, keyword classification and the officer's review."""

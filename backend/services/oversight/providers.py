@@ -1,0 +1,154 @@
+"""The inbox providers of the features that exist: one query per kind of work item (see ``inbox``).
+
+Each returns the open items of its kind with ``inbox.COLUMNS``; the office is the subject's current one,
+so a transferred subject's open items move with them. Routing by role and office is done by ``inbox``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import DateTime, Select, String, and_, cast, literal, null, select
+
+from backend.db import db
+from backend.models import Subject, Upload, Warning
+from backend.models.education import EducationSession
+from backend.models.field import FieldReport, Suggestion
+from backend.models.request import SubjectRequest
+from backend.models.scoring import ScoreEvent
+from backend.models.scoring_decisions import Appeal, MeritApplication, ScoreAdjustment
+from backend.models.service import ServiceReport
+from backend.services.core.actors import Actor
+from backend.services.core.dialect import json_list_has_int
+from backend.services.oversight.inbox import provider
+
+#: warning kinds whose work item another provider lists (the upload review, the negative field report)
+MIRRORED_WARNINGS = ("EVIDENCE_SUSPECT", "KEYWORD_HIGH")
+
+
+def _officer() -> object:
+    return literal("officer", type_=String)
+
+
+def _items(model, *, subtype, title, decider=None, due=None, created=None) -> Select:
+    """``inbox.COLUMNS`` for rows of ``model``, joined to their subject (whose current office routes them).
+
+    By default the officer decides, and the row's own ``due_at`` and ``created_at`` are used.
+    """
+    return select(
+        model.id.label("item_id"),
+        model.subject_id,
+        Subject.office_id,
+        (_officer() if decider is None else decider).label("decider_role"),
+        (model.due_at if due is None else due).label("due_at"),
+        (model.created_at if created is None else created).label("created_at"),
+        subtype.label("subtype"),
+        title.label("title"),
+    ).join(Subject, Subject.id == model.subject_id)
+
+
+@provider("request", "/api/v1/staff/requests/{id}/decision")
+def requests(actor: Actor | None) -> Select:
+    """Leave, visitor, residence-change and restricted-place requests awaiting a decision or a recommendation."""
+    return _items(
+        SubjectRequest,
+        decider=SubjectRequest.decider_role,
+        subtype=SubjectRequest.type,
+        title=SubjectRequest.destination,
+    ).where(SubjectRequest.status.in_(("pending", "recommended")), SubjectRequest.decider_role.is_not(None))
+
+
+@provider("service_verification", "/api/v1/staff/service-reports/{id}/verification")
+def service_reports(actor: Actor | None) -> Select:
+    """Community service reports awaiting the officer's verification."""
+    return _items(ServiceReport, subtype=ServiceReport.source, title=ServiceReport.activity_type).where(
+        ServiceReport.status == "pending"
+    )
+
+
+@provider("education_verification", "/api/v1/staff/education-sessions/{id}/verification")
+def education_sessions(actor: Actor | None) -> Select:
+    """Offline and 集中教育 sessions awaiting the officer's confirmation."""
+    return _items(EducationSession, subtype=EducationSession.mode, title=EducationSession.course).where(
+        EducationSession.mode != "online", EducationSession.status == "pending"
+    )
+
+
+@provider("appeal", "/api/v1/staff/appeals/{id}/decision")
+def appeals(actor: Actor | None) -> Select:
+    """Pending appeals; an officer never sees one against an event they took part in."""
+    stmt = (
+        _items(Appeal, decider=Appeal.decider_role, subtype=ScoreEvent.rule_code, title=Appeal.reason)
+        .join(ScoreEvent, ScoreEvent.id == Appeal.event_id)
+        .where(Appeal.status == "pending")
+    )
+    if actor is not None and actor.user_id is not None:
+        stmt = stmt.where(~json_list_has_int(db.session, Appeal.excluded_user_ids, actor.user_id))
+    return stmt
+
+
+@provider("merit_application", "/api/v1/staff/merit-applications/{id}/decision")
+def merit_applications(actor: Actor | None) -> Select:
+    """我要加分 applications awaiting the officer (up to the limit) or the bureau."""
+    return _items(
+        MeritApplication,
+        decider=MeritApplication.decider_role,
+        subtype=MeritApplication.rule_code,
+        title=MeritApplication.description,
+    ).where(MeritApplication.status == "pending")
+
+
+@provider("adjustment", "/api/v1/staff/adjustments/{id}/decision")
+def adjustments(actor: Actor | None) -> Select:
+    """Manual score corrections proposed by an officer, awaiting a bureau user's approval (no due time)."""
+    return _items(
+        ScoreAdjustment,
+        decider=literal("bureau", type_=String),
+        due=cast(null(), DateTime(timezone=True)),
+        subtype=ScoreAdjustment.dimension,
+        title=ScoreAdjustment.reason,
+    ).where(ScoreAdjustment.status == "pending")
+
+
+@provider("suspect_evidence", "/api/v1/staff/uploads/{id}/review")
+def suspect_evidence(actor: Actor | None) -> Select:
+    """Suspect photos awaiting the officer's review (due with their EVIDENCE_SUSPECT warning)."""
+    warning = and_(
+        Warning.subject_id == Upload.subject_id,
+        Warning.kind == "EVIDENCE_SUSPECT",
+        Warning.period_key == literal("upload:", type_=String) + cast(Upload.id, String),
+        Warning.status != "handled",
+    )
+    return (
+        _items(
+            Upload,
+            due=Warning.due_at,
+            created=Upload.attached_at,
+            subtype=Upload.record_type,
+            title=literal("照片证据存疑,请审核", type_=String),
+        )
+        .outerjoin(Warning, warning)
+        .where(Upload.review_status == "open")
+    )
+
+
+@provider("negative_field_report", "/api/v1/staff/field-reports/{id}/review")
+def negative_field_reports(actor: Actor | None) -> Select:
+    """Negative grid reports awaiting the officer's confirmation or dismissal."""
+    return _items(FieldReport, subtype=FieldReport.severity, title=FieldReport.text).where(
+        FieldReport.status == "pending_review"
+    )
+
+
+@provider("warning", "/api/v1/staff/warnings/{id}/handle")
+def warnings(actor: Actor | None) -> Select:
+    """Unhandled warnings (except those whose work item is listed under its own kind)."""
+    return _items(Warning, subtype=Warning.kind, title=Warning.title).where(
+        Warning.status != "handled", Warning.kind.not_in(MIRRORED_WARNINGS)
+    )
+
+
+@provider("suggestion", "/api/v1/staff/suggestions/{id}")
+def suggestions(actor: Actor | None) -> Select:
+    """Open suggestions to accept or dismiss, and accepted ones to complete."""
+    return _items(Suggestion, subtype=Suggestion.kind, title=Suggestion.title).where(
+        Suggestion.status.in_(("open", "accepted"))
+    )

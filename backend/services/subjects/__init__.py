@@ -1,0 +1,1 @@
+"""The supervised person's record: enrolment, profile changes, org units, ID numbers, release hooks."""

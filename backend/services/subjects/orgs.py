@@ -1,0 +1,57 @@
+"""Org units: create with a materialised path; list a subtree."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db import db
+from backend.errors import DomainError
+from backend.models import OrgUnit
+from backend.models.org import LEVELS
+from backend.services.core import audit
+from backend.services.core.actors import Actor
+from backend.services.identity import access
+
+
+def create_unit(
+    session: Session, *, level: str, name: str, code: str, parent_id: int | None, area: dict | None = None
+) -> OrgUnit:
+    """Insert a unit one level below its parent (a province has none)."""
+    if level not in LEVELS:
+        raise DomainError("ORG_UNIT_INVALID", {"level": ["unknown level"]})
+    parent = session.get(OrgUnit, parent_id) if parent_id is not None else None
+    expected_parent = LEVELS[LEVELS.index(level) - 1] if level != "province" else None
+    if (parent.level if parent else None) != expected_parent:
+        raise DomainError("ORG_UNIT_INVALID", {"parent_id": [f"a {level} belongs under a {expected_parent}"]})
+    if area is not None and level != "district":
+        raise DomainError("ORG_UNIT_INVALID", {"area": ["only districts carry an area"]})
+    if session.scalar(select(OrgUnit.id).where(OrgUnit.code == code)) is not None:
+        raise DomainError("CONFLICT", {"code": ["already used"]})
+    unit = OrgUnit(level=level, name=name, code=code, parent_id=parent_id, area=area)
+    session.add(unit)
+    session.flush()
+    unit.path = (parent.path if parent else "/") + f"{unit.id}/"
+    return unit
+
+
+def add_unit(actor: Actor, data: dict) -> OrgUnit:
+    access.require(actor, "admin.org_units")
+    with db.tx() as s:
+        unit = create_unit(s, **data)
+        audit.record(
+            s,
+            "org_unit.create",
+            actor=actor,
+            target_type="org_unit",
+            target_id=unit.id,
+            details={"level": unit.level, "code": unit.code},
+        )
+    return unit
+
+
+def subtree(session: Session, unit_id: int) -> list[OrgUnit]:
+    root = session.get(OrgUnit, unit_id)
+    if root is None:
+        return []
+    return list(session.scalars(select(OrgUnit).where(OrgUnit.path.like(root.path + "%")).order_by(OrgUnit.path)))

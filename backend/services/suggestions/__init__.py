@@ -1,0 +1,1 @@
+"""Precision-correction suggestions (精准矫正建议): triggers, evaluators, the nightly engine, actions."""
