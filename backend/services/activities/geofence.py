@@ -23,8 +23,7 @@ from backend.models.checkin import CheckIn
 from backend.models.request import SubjectRequest
 from backend.services.activities import periods
 from backend.services.core.actors import Actor
-from backend.services.core.warnings import raise_warning
-from backend.services.oversight.warning_handling import on_confirm
+from backend.services.core.warnings import on_confirm, raise_warning
 from backend.services.scoring import emit_event
 from media.geo import EARTH_RADIUS_M, haversine_m
 

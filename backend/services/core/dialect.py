@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from backend.services.scoring.sql import is_pg
+from backend.db import is_pg
 
 
 def json_list_has_any(session: Session, col, values: Sequence[str]) -> ColumnElement[bool]:

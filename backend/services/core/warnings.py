@@ -1,7 +1,13 @@
-"""Warnings (预警): alerts to staff that every feature raises through ``raise_warning``."""
+"""Warnings (预警): alerts to staff that every feature raises through ``raise_warning``.
+
+The per-kind hooks that handling a warning runs (``on_confirm`` / ``on_dismiss``) are registered here, below
+every feature, so that a feature raising a warning can also say what confirming it means; the staff side
+that runs them is ``oversight.warning_handling``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -10,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Subject, Warning, utcnow
 from backend.services.core import audit, outbox
+from backend.services.core.actors import Actor
 from backend.services.core.notifications import notify
 from backend.services.core.statemachine import StateMachine
 
@@ -18,6 +25,31 @@ WARNING_STATES = StateMachine(
     "warning", {"open": {"acknowledged", "handled"}, "acknowledged": {"handled"}, "handled": set()}, "open"
 )
 DEFAULT_DUE = timedelta(days=3)
+WarningHook = Callable[[Session, Warning, Actor, str], None]
+#: confirm hooks by warning kind (the issue brief's registry name)
+HOOKS: dict[str, WarningHook] = {}
+DISMISS_HOOKS: dict[str, WarningHook] = {}
+
+
+def _register(table: dict[str, WarningHook], kind: str) -> Callable[[WarningHook], WarningHook]:
+    def deco(fn: WarningHook) -> WarningHook:
+        known = table.get(kind)
+        if known is not None and f"{known.__module__}.{known.__qualname__}" != f"{fn.__module__}.{fn.__qualname__}":
+            raise ValueError(f"warning kind {kind!r} already has a hook: {known.__module__}.{known.__qualname__}")
+        table[kind] = fn
+        return fn
+
+    return deco
+
+
+def on_confirm(kind: str) -> Callable[[WarningHook], WarningHook]:
+    """Register ``fn(session, warning, actor, note)`` to run when a warning of ``kind`` is handled as confirmed."""
+    return _register(HOOKS, kind)
+
+
+def on_dismiss(kind: str) -> Callable[[WarningHook], WarningHook]:
+    """Register ``fn(session, warning, actor, note)`` to run when a warning of ``kind`` is dismissed."""
+    return _register(DISMISS_HOOKS, kind)
 
 
 def raise_warning(

@@ -26,7 +26,7 @@ from backend.services.core.handlers import handler
 from backend.services.core.warnings import WARNING_STATES
 from backend.services.evidence import attachments
 from backend.services.identity import access
-from backend.services.scoring.release import RELEASE_HOOKS
+from backend.services.subjects.hooks import RELEASE_HOOKS
 from backend.storage import get_storage
 from media import faces
 from media.storage import StorageError

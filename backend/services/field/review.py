@@ -19,10 +19,11 @@ from backend.models.field import FieldReport
 from backend.models.scoring import ScoreEvent
 from backend.services.core import audit
 from backend.services.core.actors import Actor
+from backend.services.core.warnings import on_confirm, on_dismiss
 from backend.services.evidence import attachments
 from backend.services.field.reports import FIELD_REPORT_STATES, load
 from backend.services.identity import access
-from backend.services.oversight.warning_handling import mark_handled, on_confirm, on_dismiss
+from backend.services.oversight.warning_handling import mark_handled
 from backend.services.scoring import emit_event, revoke_event
 
 register("FIELD_REPORT_NOT_UNDER_REVIEW", 409, "该报告无需审核", "This report is not awaiting review")

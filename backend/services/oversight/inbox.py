@@ -1,9 +1,10 @@
 """The staff inbox (SPEC.md §1, §6): one list of every work item awaiting the caller, overdue first.
 
 The inbox is a UNION ALL of per-kind providers, so each feature adds its items without touching this
-module: ``@provider(kind, path)`` registers a function ``fn(actor) -> Select`` returning the columns of
-``COLUMNS`` for the kind's open items (the actor lets a provider drop items the caller may not decide,
-such as an appeal against the caller's own confirmation; None means every item, for the dashboard).
+module: ``@provider(kind, path)`` (in ``oversight.providers``) registers a function ``fn(actor) -> Select``
+returning the columns of ``COLUMNS`` for the kind's open items (the actor lets a provider drop items the
+caller may not decide, such as an appeal against the caller's own confirmation; None means every item, for
+the dashboard).
 Routing is applied here, once, from each item's ``decider_role`` and office (SPEC.md §1):
 
 - an officer sees the items decided by an officer in the offices assigned to them;
@@ -15,8 +16,6 @@ The whole listing (filter, order, page) is one SQL statement; providers live in 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, String, and_, case, false, func, literal, or_, select, type_coerce, union_all
@@ -26,35 +25,9 @@ from backend.models import OrgUnit, Subject, utcnow
 from backend.models.base import UTCDateTime
 from backend.services.core.actors import Actor
 from backend.services.identity import access
+from backend.services.oversight.providers import COLUMNS, PROVIDERS
 
-#: what every provider selects, in this order
-COLUMNS = ("item_id", "subject_id", "office_id", "decider_role", "due_at", "created_at", "subtype", "title")
-ProviderFn = Callable[[Actor | None], Select]
-
-
-@dataclass(frozen=True)
-class Provider:
-    kind: str
-    fn: ProviderFn
-    #: the endpoint that acts on an item, with ``{id}``
-    path: str
-
-
-PROVIDERS: dict[str, Provider] = {}
 access.allow("inbox.read", access.STAFF)
-
-
-def provider(kind: str, path: str) -> Callable[[ProviderFn], ProviderFn]:
-    """Register the provider of the inbox items of ``kind`` (one provider per kind)."""
-
-    def deco(fn: ProviderFn) -> ProviderFn:
-        known = PROVIDERS.get(kind)
-        if known is not None and (known.fn.__module__, known.fn.__qualname__) != (fn.__module__, fn.__qualname__):
-            raise ValueError(f"inbox kind {kind!r} already has a provider")
-        PROVIDERS[kind] = Provider(kind, fn, path)
-        return fn
-
-    return deco
 
 
 def _typed(sub) -> dict:
@@ -149,6 +122,3 @@ def counts(session: Session, actor: Actor, now: datetime | None = None) -> list[
         .order_by(box.c.office_id, box.c.kind)
     )
     return [{"office_id": r.office_id, "kind": r.kind, "open": r.open, "overdue": int(r.overdue or 0)} for r in rows]
-
-
-import backend.services.oversight.providers  # noqa: E402, F401, I001 - the providers of the features that exist

@@ -1,10 +1,13 @@
-"""The inbox providers of the features that exist: one query per kind of work item (see ``inbox``).
+"""The inbox providers of the features that exist: one query per kind of work item (listed by ``inbox``).
 
-Each returns the open items of its kind with ``inbox.COLUMNS``; the office is the subject's current one,
+Each returns the open items of its kind with ``COLUMNS``; the office is the subject's current one,
 so a transferred subject's open items move with them. Routing by role and office is done by ``inbox``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import DateTime, Select, String, and_, cast, literal, null, select
 
@@ -18,10 +21,37 @@ from backend.models.scoring_decisions import Appeal, MeritApplication, ScoreAdju
 from backend.models.service import ServiceReport
 from backend.services.core.actors import Actor
 from backend.services.core.dialect import json_list_has_int
-from backend.services.oversight.inbox import provider
 
 #: warning kinds whose work item another provider lists (the upload review, the negative field report)
 MIRRORED_WARNINGS = ("EVIDENCE_SUSPECT", "KEYWORD_HIGH")
+
+#: what every provider selects, in this order
+COLUMNS = ("item_id", "subject_id", "office_id", "decider_role", "due_at", "created_at", "subtype", "title")
+ProviderFn = Callable[[Actor | None], Select]
+
+
+@dataclass(frozen=True)
+class Provider:
+    kind: str
+    fn: ProviderFn
+    #: the endpoint that acts on an item, with ``{id}``
+    path: str
+
+
+PROVIDERS: dict[str, Provider] = {}
+
+
+def provider(kind: str, path: str) -> Callable[[ProviderFn], ProviderFn]:
+    """Register the provider of the inbox items of ``kind`` (one provider per kind)."""
+
+    def deco(fn: ProviderFn) -> ProviderFn:
+        known = PROVIDERS.get(kind)
+        if known is not None and (known.fn.__module__, known.fn.__qualname__) != (fn.__module__, fn.__qualname__):
+            raise ValueError(f"inbox kind {kind!r} already has a provider")
+        PROVIDERS[kind] = Provider(kind, fn, path)
+        return fn
+
+    return deco
 
 
 def _officer() -> object:
@@ -29,7 +59,7 @@ def _officer() -> object:
 
 
 def _items(model, *, subtype, title, decider=None, due=None, created=None) -> Select:
-    """``inbox.COLUMNS`` for rows of ``model``, joined to their subject (whose current office routes them).
+    """``COLUMNS`` for rows of ``model``, joined to their subject (whose current office routes them).
 
     By default the officer decides, and the row's own ``due_at`` and ``created_at`` are used.
     """

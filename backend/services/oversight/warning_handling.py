@@ -9,7 +9,8 @@ with ``raise_warning`` in ``backend.services.core.warnings``. Handling records a
 - ``dismissed``: a false alarm; the kind's dismiss hook runs (reports dismissed, the photo cleared);
 - ``resolved``: dealt with (talked to the subject, …) without a consequence of its own.
 
-Features register hooks with ``@on_confirm(kind)`` / ``@on_dismiss(kind)``; a hook is called as
+Features register hooks with ``@on_confirm(kind)`` / ``@on_dismiss(kind)`` (kept in ``core.warnings``, below
+every feature); a hook is called as
 ``hook(session, warning, actor, note)`` inside the handling transaction, may raise a DomainError to refuse
 (the whole handling rolls back) and may itself mark the warning handled (the handler then leaves it).
 Repeating the same handling returns the warning as it is (200); a different outcome afterwards is 409.
@@ -17,7 +18,6 @@ Repeating the same handling returns the warning as it is (200); a different outc
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -29,13 +29,9 @@ from backend.errors import DomainError, NotFound, register
 from backend.models import Subject, Warning, utcnow
 from backend.services.core import audit
 from backend.services.core.actors import Actor
-from backend.services.core.warnings import WARNING_STATES
+from backend.services.core.warnings import DISMISS_HOOKS, HOOKS, WARNING_STATES, on_confirm, on_dismiss
 from backend.services.identity import access
 
-WarningHook = Callable[[Session, Warning, Actor, str], None]
-#: confirm hooks by warning kind (the issue brief's registry name)
-HOOKS: dict[str, WarningHook] = {}
-DISMISS_HOOKS: dict[str, WarningHook] = {}
 OUTCOMES = ("confirmed", "dismissed", "resolved")
 TZ = ZoneInfo("Asia/Shanghai")
 #: outcomes other features write when they handle a warning themselves (the upload review's "cleared")
@@ -54,27 +50,6 @@ register("WARNING_ALREADY_HANDLED", 409, "该预警已处理,处理结果不能�
 
 access.allow("warning.read", access.STAFF)
 access.allow("warning.handle", {"officer"})
-
-
-def _register(table: dict[str, WarningHook], kind: str) -> Callable[[WarningHook], WarningHook]:
-    def deco(fn: WarningHook) -> WarningHook:
-        known = table.get(kind)
-        if known is not None and f"{known.__module__}.{known.__qualname__}" != f"{fn.__module__}.{fn.__qualname__}":
-            raise ValueError(f"warning kind {kind!r} already has a hook: {known.__module__}.{known.__qualname__}")
-        table[kind] = fn
-        return fn
-
-    return deco
-
-
-def on_confirm(kind: str) -> Callable[[WarningHook], WarningHook]:
-    """Register ``fn(session, warning, actor, note)`` to run when a warning of ``kind`` is handled as confirmed."""
-    return _register(HOOKS, kind)
-
-
-def on_dismiss(kind: str) -> Callable[[WarningHook], WarningHook]:
-    """Register ``fn(session, warning, actor, note)`` to run when a warning of ``kind`` is dismissed."""
-    return _register(DISMISS_HOOKS, kind)
 
 
 def is_overdue(w: Warning, now: datetime | None = None) -> bool:

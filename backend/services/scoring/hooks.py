@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from backend.models import Subject
 from backend.services.scoring import effects, score
 from backend.services.scoring.rules import current
+from backend.services.subjects.hooks import RISK_HOOKS
 
 
 def on_risk_change(session: Session, subject: Subject, old: str | None, new: str, ref: str | None = None) -> None:
@@ -18,6 +19,9 @@ def on_risk_change(session: Session, subject: Subject, old: str | None, new: str
     score.change(
         session, subject, rules, row, cause="risk_assessment", ref=ref, risk_level=new, details={"from": old, "to": new}
     )
+
+
+RISK_HOOKS.append(on_risk_change)
 
 
 def effective_grade_of(session: Session, subject_id: int) -> str | None:

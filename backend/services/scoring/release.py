@@ -1,19 +1,16 @@
 """Release (解矫): freeze the score and write the export record for the provincial platform.
 
 Idempotent: releasing a released subject returns the existing record. Other features act on the release
-in its transaction through ``RELEASE_HOOKS`` (the face feature deletes the face data there).
+in its transaction through ``subjects.hooks.RELEASE_HOOKS`` (the face feature deletes the face data there).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy import update
-from sqlalchemy.orm import Session
 
 from backend.db import db
 from backend.errors import DomainError
-from backend.models import OrgUnit, Subject, utcnow
+from backend.models import OrgUnit, utcnow
 from backend.models.scoring import ScoreRelease, SubjectScore
 from backend.services.core import audit
 from backend.services.core.actors import Actor
@@ -21,11 +18,10 @@ from backend.services.identity import access
 from backend.services.scoring import read, score
 from backend.services.scoring.rules import current
 from backend.services.subjects import profiles
+from backend.services.subjects.hooks import RELEASE_HOOKS
 
 access.allow("scoring.release", {"officer", "bureau"})
 access.allow("scoring.export", {"officer", "bureau"})
-#: hook(session, subject) run in the release transaction (face data deletion, pending work cancelled …)
-RELEASE_HOOKS: list[Callable[[Session, Subject], None]] = []
 EXPORT_FORMAT = "zhijiao.credit_correction_export.v1"
 
 

@@ -20,6 +20,7 @@ from backend.services.core.actors import Actor
 from backend.services.core.notifications import notify
 from backend.services.identity import access
 from backend.services.subjects import idcard
+from backend.services.subjects.hooks import RISK_HOOKS
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 TRACKED_FIELDS = ("supervision_level", "risk_level", "officer_id", "grid_id", "phone", "end_date")
@@ -221,10 +222,9 @@ def update(actor: Actor, subject_id: int, changes: dict, reason: str | None) -> 
                 )
             )
             recorded[field] = {"from": _str(old), "to": _str(new)}
-        if "risk_level" in recorded:  # a risk reassessment re-derives the score's risk dimension (issue 4)
-            from backend.services.scoring import on_risk_change
-
-            on_risk_change(s, subject, recorded["risk_level"]["from"], subject.risk_level, "risk_assessment")
+        if "risk_level" in recorded:  # a risk reassessment re-derives the score's risk dimension (scoring's hook)
+            for hook in RISK_HOOKS:
+                hook(s, subject, recorded["risk_level"]["from"], subject.risk_level, "risk_assessment")
         if recorded:
             audit.record(
                 s,
