@@ -57,7 +57,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# README.md's settings table is generated from backend/config.py (tests/test_cli.py checks they match)
+# README.md's settings table is generated from backend/config.py (tests/backend/test_cli.py checks they match)
 readme: $(VENV)/.installed-run
 	$(BIN)/python -c "import pathlib, re; from backend.config import variables_table; \
 	p = pathlib.Path('README.md'); pat = r'(<!-- settings:begin[^\n]*-->\n).*?(\n<!-- settings:end -->)'; \

@@ -1,7 +1,7 @@
 """Import every service module, so that every ``@handler(...)`` outbox handler is registered in a worker.
 
 Discovery instead of a hand-kept list: a feature that adds a handler in any module under
-``backend.services`` needs no second edit here. tests/test_jobs.py checks that every job name a service
+``backend.services`` needs no second edit here. tests/core/test_outbox_jobs.py checks that every job name a service
 writes to the outbox has a handler after this import.
 """
 

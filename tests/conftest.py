@@ -191,7 +191,7 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
 def clock():
     """A steppable clock for the activity services (``backend.services.activities.periods``) instead of real time."""
     from backend.services.activities import periods
-    from tests.activities_support import Clock, sh
+    from tests.support.activities import Clock, sh
 
     c = Clock(sh(3, 2, 9))
     with periods.use_clock(c):

@@ -2,7 +2,7 @@
 
 rq 2.12's ``CronJob.enqueue`` builds a plain ``Queue`` (``rq cron`` has no serializer option), which
 would pickle the jobs, and our workers read JSON only; so the scheduler module's ``Queue`` is swapped
-for a JSON queue here. rq is pinned; tests/test_schedules.py enqueues through the registered cron jobs
+for a JSON queue here. rq is pinned; tests/workers/test_schedules.py enqueues through the registered cron jobs
 and has a real worker run them, so an rq upgrade that bypasses this fails there.
 """
 
