@@ -8,11 +8,7 @@ from pathlib import Path
 
 import click
 
-
-def _boot():
-    from backend.cli.main import _boot as boot
-
-    return boot()
+from backend.cli.boot import boot
 
 
 @click.group("scores")
@@ -26,7 +22,7 @@ def verify(limit: int) -> None:
     """Recompute every score from the ledger and report each subject whose stored score differs (exit 1)."""
     from backend.services.scoring import recompute
 
-    _boot()
+    boot()
     diffs = recompute.verify()
     if not diffs:
         click.echo("all stored scores equal a recompute from the ledger")
@@ -44,7 +40,7 @@ def recompute_cmd() -> None:
     """Recompute every score from the ledger now (one transaction, one audit row)."""
     from backend.services.scoring import recompute
 
-    _boot()
+    boot()
     click.echo(json.dumps(recompute.recompute_all()))
 
 
@@ -53,7 +49,7 @@ def expire_cmd() -> None:
     """Expire the events due by now (what the daily job does)."""
     from backend.services.scoring import expiry
 
-    _boot()
+    boot()
     click.echo(json.dumps(expiry.run_expiry()))
 
 
@@ -70,7 +66,7 @@ def import_cmd(path: Path, fmt: str | None) -> None:
     from backend.errors import DomainError
     from backend.services.scoring import imports
 
-    _boot()
+    boot()
     fmt = fmt or ("json" if path.suffix.lower() == ".json" else "csv")
     try:
         rec = imports.import_bases(path.read_bytes(), fmt, filename=path.name)
