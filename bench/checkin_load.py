@@ -59,7 +59,7 @@ def bench_app():
     from backend.db import db
     from backend.models import Notification
     from mobile_api import create_app
-    from mobile_api.security import authorize
+    from mobile_api.http.security import authorize
 
     app = create_app()
 

@@ -16,42 +16,37 @@ from backend.config import Settings, load_settings
 from backend.db import db
 from backend.errors import DomainError
 from backend.logs import configure_logging
-from mobile_api import (
-    admin,
-    admin_keywords,
-    admin_scoring,
-    auth,
-    errors,
-    grid,
-    grid_reports,
-    grid_service,
-    me,
-    me_checkins,
-    me_education,
-    me_requests,
-    me_sync,
-    ops,
-    score,
-    staff_activities,
-    staff_dashboard,
-    staff_faces,
-    staff_inbox,
-    staff_requests,
-    staff_scoring,
-    staff_subjects,
-    staff_suggestions,
-    staff_uploads,
-    staff_warnings,
-    uploads,
-)
-from mobile_api.metrics import instrument
+from mobile_api.admin import accounts as admin_accounts
+from mobile_api.admin import keywords as admin_keywords
+from mobile_api.admin import scoring as admin_scoring
+from mobile_api.common import auth, me, uploads
+from mobile_api.grid import reports as grid_reports
+from mobile_api.grid import service as grid_service
+from mobile_api.grid import subjects as grid_subjects
+from mobile_api.http import errors, ops
+from mobile_api.http.metrics import instrument
+from mobile_api.me import checkins as me_checkins
+from mobile_api.me import education as me_education
+from mobile_api.me import requests as me_requests
+from mobile_api.me import score as me_score
+from mobile_api.me import sync as me_sync
+from mobile_api.staff import activities as staff_activities
+from mobile_api.staff import dashboard as staff_dashboard
+from mobile_api.staff import faces as staff_faces
+from mobile_api.staff import inbox as staff_inbox
+from mobile_api.staff import requests as staff_requests
+from mobile_api.staff import scoring as staff_scoring
+from mobile_api.staff import subjects as staff_subjects
+from mobile_api.staff import suggestions as staff_suggestions
+from mobile_api.staff import uploads as staff_uploads
+from mobile_api.staff import warnings as staff_warnings
 
 log = logging.getLogger("mobile_api")
 BLUEPRINTS = (
     # foundation
-    ops.blp, auth.blp, me.blp, staff_subjects.blp, grid.blp, admin.blp,
+    ops.blp, auth.blp, me.blp, staff_subjects.blp, grid_subjects.blp, admin_accounts.blp,
     # credit score (issue 4)
-    score.blp, staff_scoring.blp, admin_scoring.blp,
+    me_score.blp, staff_scoring.blp, admin_scoring.blp,
     # photo evidence (issue 3) and faces (issue 7)
     uploads.blp, uploads.files_blp, staff_uploads.blp, staff_faces.blp,
     # subject activities (issue 5)

@@ -171,7 +171,7 @@ def test_dependency_failures_are_503_and_bugs_are_500_in_error_shape(app):
     import sqlalchemy.exc
     from werkzeug.exceptions import RequestTimeout
 
-    from mobile_api.errors import handle_http_exception, handle_unexpected
+    from mobile_api.http.errors import handle_http_exception, handle_unexpected
 
     with app.test_request_context():
         down = handle_unexpected(sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("connection refused")))

@@ -13,7 +13,7 @@ from backend.models import AuditLog, Subject, User
 from backend.services.activities import locations
 from backend.services.core import crypto
 from backend.services.subjects import idcard
-from mobile_api import staff_subjects
+from mobile_api.staff import subjects as staff_subjects
 from tests.factories import auth_header
 from tests.support.activities import AWAY, YEAR, check_in, headers_for, new_subject, sh
 

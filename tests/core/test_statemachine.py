@@ -68,7 +68,7 @@ def test_bad_declarations_are_refused():
 
 def test_illegal_transition_reaches_the_client_as_409(app):
     """The HTTP layer maps the domain error to the API's error body."""
-    from mobile_api.errors import handle_domain_error
+    from mobile_api.http.errors import handle_domain_error
 
     with app.test_request_context():
         try:

@@ -19,7 +19,7 @@ from backend.services.core.notifications import notify
 from backend.services.identity import access
 from backend.services.subjects import idcard
 from backend.services.subjects.orgs import create_unit
-from mobile_api.security import ENDPOINT_ACTIONS, endpoint_key
+from mobile_api.http.security import ENDPOINT_ACTIONS, endpoint_key
 from tests.factories import World, auth_header, make_subject
 from tests.support import activities as activities_support
 from tests.support import field as field_support

@@ -1,0 +1,120 @@
+"""Admin bodies: org units, users, audit log."""
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from backend.models.org import LEVELS
+from mobile_api.http.fields import id_field
+from mobile_api.http.pagination import PageArgs
+
+
+class AreaField(fields.Dict):
+    """A district's permitted area: a polygon of [lon, lat] points, or a centre and a radius."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        area = super()._deserialize(value, attr, data, **kwargs)
+        kind = area.get("type")
+        try:
+            if kind == "polygon":
+                pts = area["coordinates"]
+                if len(pts) < 3 or not all(_lonlat(p) for p in pts):
+                    raise ValueError
+            elif kind == "circle":
+                if not _lonlat(area["center"]) or not 0 < float(area["radius_m"]) <= 500_000:
+                    raise ValueError
+            else:
+                raise ValueError
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValidationError(
+                'expected {"type": "polygon", "coordinates": [[lon, lat], ...]} or '
+                '{"type": "circle", "center": [lon, lat], "radius_m": n}'
+            ) from exc
+        return area
+
+
+def _lonlat(p) -> bool:
+    return isinstance(p, list | tuple) and len(p) == 2 and -180 <= float(p[0]) <= 180 and -90 <= float(p[1]) <= 90
+
+
+class OrgUnitIn(Schema):
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,40}$"))
+    parent_id = id_field(load_default=None)
+    area = AreaField(load_default=None)
+
+
+class OrgUnitOut(Schema):
+    id = fields.Integer()
+    parent_id = fields.Integer(allow_none=True)
+    level = fields.String()
+    name = fields.String()
+    code = fields.String()
+    path = fields.String()
+    area = fields.Dict(allow_none=True)
+
+
+class OrgUnitQuery(Schema):
+    under = id_field(strict=False, load_default=None)
+
+
+class UserIn(Schema):
+    username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$"))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128))
+    role = fields.String(required=True, validate=validate.OneOf(["grid_worker", "officer", "bureau", "admin"]))
+    display_name = fields.String(load_default="", validate=validate.Length(max=100))
+    unit_ids = fields.List(id_field(), load_default=list, validate=validate.Length(max=100))
+
+
+class UserOut(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    role = fields.String()
+    display_name = fields.String()
+    active = fields.Boolean()
+    locked_until = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class UserPatchIn(Schema):
+    active = fields.Boolean(required=True)
+
+
+class UserQuery(PageArgs):
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    role = fields.String(load_default=None)
+
+
+class AuditQuery(PageArgs):
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    action = fields.String(load_default=None, validate=validate.Length(max=64))
+    actor_id = id_field(strict=False, load_default=None)
+    target_type = fields.String(load_default=None)
+    target_id = fields.String(load_default=None, validate=validate.Length(max=64))
+    since = fields.AwareDateTime(load_default=None)
+    until = fields.AwareDateTime(load_default=None)
+
+    @validates("target_type")
+    def _tt(self, value, **kwargs):
+        if value is not None and len(value) > 40:
+            raise ValidationError("too long")
+
+
+class AuditOut(Schema):
+    id = fields.Integer()
+    created_at = fields.DateTime()
+    actor_id = fields.Integer(allow_none=True)
+    actor_role = fields.String(allow_none=True)
+    action = fields.String()
+    target_type = fields.String(allow_none=True)
+    target_id = fields.String(allow_none=True)
+    purpose = fields.String(allow_none=True)
+    request_id = fields.String(allow_none=True)
+    details = fields.Dict()
+    mac = fields.String()
+
+
+class VerifyOut(Schema):
+    ok = fields.Boolean()
+    rows = fields.Integer()
+    broken_id = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)

@@ -1,0 +1,1 @@
+"""What every role uses: login and tokens, my account and notifications, uploads and file links."""

@@ -1,0 +1,1 @@
+"""HTTP plumbing every blueprint uses: the blueprint class, security, errors, pagination, idempotency, CSV, ops."""

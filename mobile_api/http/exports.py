@@ -1,0 +1,60 @@
+"""The field feature's staff lists: pages of multi-column rows, and CSV exports (streamed, IDs masked, audited)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from flask import Response, g
+from sqlalchemy import Select, func, select
+
+from backend.db import db
+from backend.models import Subject
+from backend.services.core import audit, crypto
+from backend.services.subjects import idcard
+from mobile_api.http.pagination import CSV_MAX_ROWS, csv_stream
+
+
+def masked(id_number_enc: str | None) -> str:
+    """The subject's 身份证号 masked (330***********123X); never the plain number."""
+    return idcard.mask(crypto.decrypt(id_number_enc)) if id_number_enc else ""
+
+
+def export(stmt: Select, row_to_dict: Callable, name: str, fieldnames: list[str], filters: dict) -> Response:
+    """Stream every row of ``stmt`` (up to CSV_MAX_ROWS) as CSV, with the subject's masked ID number."""
+    with db.tx() as s:
+        shown = {k: str(v) for k, v in filters.items() if v is not None and k not in ("page", "page_size")}
+        audit.record(s, f"{name}.export", actor=g.actor, target_type=name, details={"filters": shown})
+    query = stmt.add_columns(Subject.id_number_enc.label("_id_enc")).limit(CSV_MAX_ROWS)
+
+    def rows() -> Iterator[dict]:
+        for row in db.session.execute(query.execution_options(yield_per=500)):
+            yield {**row_to_dict(row), "id_number_masked": masked(row._id_enc)}
+
+    return csv_stream(rows(), name, ["id_number_masked", *fieldnames])
+
+
+def export_objects(stmt: Select, dump: Callable, name: str, fieldnames: list[str], filters: dict) -> Response:
+    """Stream the objects of ``stmt`` (up to CSV_MAX_ROWS) as CSV, each row made by ``dump``; the export is audited."""
+    with db.tx() as s:
+        shown = {k: str(v) for k, v in filters.items() if v is not None and k not in ("page", "page_size")}
+        audit.record(s, f"{name}.export", actor=g.actor, target_type=name, details={"filters": shown})
+    query = stmt.limit(CSV_MAX_ROWS).execution_options(yield_per=500)
+
+    def rows() -> Iterator[dict]:  # runs while the response streams, not before
+        for obj in db.session.scalars(query):
+            yield dump(obj)
+
+    return csv_stream(rows(), name, fieldnames)
+
+
+def page_rows(stmt: Select, page: int, page_size: int) -> tuple[list, dict]:
+    """One page of result rows (not only their first column) and the X-Pagination metadata."""
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = db.session.execute(stmt.limit(page_size).offset((page - 1) * page_size)).all()
+    pages = (total + page_size - 1) // page_size
+    meta = {"total": total, "total_pages": pages, "page": page, "page_size": page_size}
+    if page > 1:
+        meta["previous_page"] = page - 1
+    if page < pages:
+        meta["next_page"] = page + 1
+    return rows, meta

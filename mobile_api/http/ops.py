@@ -1,0 +1,106 @@
+"""Operations endpoints: liveness, readiness, metrics, and the error-code catalogue."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify
+from flask.views import MethodView
+from marshmallow import Schema, fields
+from sqlalchemy import text
+
+from backend.db import db
+from backend.errors import CATALOGUE
+from backend.redis_conn import get_redis
+from backend.storage import get_storage
+from mobile_api.http.blueprint import Blueprint
+from mobile_api.http.errors import error_body
+from mobile_api.http.metrics import metrics_response
+from mobile_api.http.security import public
+
+log = logging.getLogger("mobile_api.ops")
+blp = Blueprint("ops", __name__, description="运维 Operations")
+#: how long a load balancer should wait before asking /readyz again
+RETRY_AFTER_S = 10
+
+
+class ErrorCodeOut(Schema):
+    code = fields.String()
+    status = fields.Integer()
+    message = fields.String()
+    message_en = fields.String()
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @public
+    def get(self):
+        """Say the process is up."""
+        return jsonify({"status": "ok"})
+
+
+def _probe(name: str, fn) -> str | None:
+    try:
+        fn()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready; the reason goes to the log
+        log.warning("readiness probe failed", extra={"dependency": name, "error": type(exc).__name__})
+        return type(exc).__name__
+
+
+def _db_ping() -> None:
+    with db.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @public
+    def get(self):
+        """Check that the database, Redis and the photo store are reachable (503 with Retry-After if not)."""
+        checks = {
+            "database": _probe("database", _db_ping),
+            "redis": _probe("redis", lambda: get_redis().ping()),
+            "storage": _probe("storage", lambda: get_storage().check()),
+        }
+        body = {name: ("ok" if err is None else "down") for name, err in checks.items()}
+        down = {name: [f"unreachable ({err})"] for name, err in checks.items() if err is not None}
+        if down:
+            resp = jsonify({**error_body("SERVICE_UNAVAILABLE", down), "status": "unavailable", "checks": body})
+            resp.status_code = 503
+            resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return resp
+        return jsonify({"status": "ok", "checks": body})
+
+
+_SWAGGER_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js")
+
+
+@blp.route("/docs/assets/<string:name>")
+class SwaggerAssets(MethodView):
+    @public
+    def get(self, name):
+        """Serve Swagger UI's own files from the installed package, so /docs needs no outside network."""
+        from flask import abort, send_from_directory
+        from swagger_ui_bundle import swagger_ui_path
+
+        if name not in _SWAGGER_FILES:
+            abort(404)
+        return send_from_directory(str(swagger_ui_path), name, max_age=86400)
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @public
+    def get(self):
+        """Prometheus metrics: request counts and latency, queue depth, outbox backlog."""
+        return metrics_response()
+
+
+@blp.route("/api/v1/meta/error-codes")
+class ErrorCodes(MethodView):
+    @public
+    @blp.response(200, ErrorCodeOut(many=True))
+    def get(self):
+        """List every error code with its HTTP status and Chinese and English messages."""
+        return sorted(CATALOGUE.values(), key=lambda e: e.code)

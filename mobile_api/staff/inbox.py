@@ -1,0 +1,33 @@
+"""/staff/inbox: everything awaiting me (SPEC.md §1 routing), overdue first."""
+
+from __future__ import annotations
+
+from flask import g
+from flask.views import MethodView
+
+from backend.models import utcnow
+from backend.services.oversight import inbox
+from mobile_api.http.blueprint import Blueprint
+from mobile_api.http.exports import export, page_rows
+from mobile_api.http.pagination import pagination_header, wants_csv
+from mobile_api.http.security import authorize
+from mobile_api.staff.oversight_schemas import InboxItemOut, InboxQuery
+
+blp = Blueprint("staff_inbox", __name__, url_prefix="/api/v1/staff/inbox", description="待办 Inbox (staff)")
+_CSV_FIELDS = [f for f in InboxItemOut().fields if f != "action"]
+
+
+@blp.route("")
+class Inbox(MethodView):
+    @authorize("inbox.read")
+    @blp.arguments(InboxQuery, location="query")
+    @blp.response(200, InboxItemOut(many=True))
+    def get(self, args):
+        """List every item awaiting me (requests, verifications, appeals, merits, adjustments, evidence, reports,
+        warnings, suggestions) with kind, subject and due time, overdue first (CSV with Accept: text/csv)."""
+        now = utcnow()
+        stmt = inbox.list_query(g.actor, args, now=now)
+        if wants_csv():
+            return export(stmt, lambda r: inbox.present(r, now), "inbox", _CSV_FIELDS, args)
+        rows, meta = page_rows(stmt, args["page"], args["page_size"])
+        return [inbox.present(r, now) for r in rows], 200, pagination_header(meta)

@@ -1,0 +1,281 @@
+"""Field bodies: grid reports, warnings, suggestions, the inbox, the dashboard, keyword and trigger versions."""
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from backend.models.alerts import SEVERITIES
+from backend.services.oversight.warning_handling import OUTCOMES as WARNING_OUTCOMES
+from backend.services.suggestions.engine import ACTIONS, DISMISS_REASONS, OUTCOMES
+from backend.services.suggestions.triggers import CATEGORIES, PRIORITIES
+from mobile_api.http.fields import id_field
+from mobile_api.http.pagination import PageArgs
+
+_NOTE = validate.Length(min=1, max=1000)
+
+
+class DateRange(PageArgs):
+    date_from = fields.Date(load_default=None)
+    date_to = fields.Date(load_default=None)
+
+    @validates_schema
+    def _order(self, data, **_):
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise ValidationError("date_from is after date_to", "date_from")
+
+
+# --- field reports --------------------------------------------------------------------------------------
+
+
+class FieldReportIn(Schema):
+    client_id = fields.String(load_default=None, validate=validate.Length(min=1, max=128))
+    subject_id = id_field(required=True)
+    text = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=20)), load_default=list, validate=validate.Length(max=10)
+    )
+    latitude = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(min=-90, max=90))
+    longitude = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(min=-180, max=180))
+    observed_at = fields.AwareDateTime(required=True)
+    upload_ids = fields.List(id_field(), required=True, validate=validate.Length(max=9))  # none: 422 in the service
+
+    @validates_schema
+    def _both_or_neither(self, data, **_):
+        if (data.get("latitude") is None) != (data.get("longitude") is None):
+            raise ValidationError("give both latitude and longitude, or neither", "latitude")
+
+
+class HitOut(Schema):
+    keyword = fields.String()
+    category = fields.String()
+    polarity = fields.String()
+    severity = fields.String()
+    action = fields.String()
+    start = fields.Integer()
+
+
+class FieldReportOut(Schema):
+    """What the reporting grid worker sees of their own report."""
+
+    id = fields.Integer()
+    client_id = fields.String(allow_none=True)
+    subject_id = fields.Integer()
+    subject_name = fields.String()
+    text = fields.String()
+    tags = fields.List(fields.String())
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
+    observed_at = fields.DateTime()
+    upload_ids = fields.List(fields.Integer())
+    status = fields.String()
+    polarity = fields.String()
+    severity = fields.String(allow_none=True)
+    categories = fields.List(fields.String())
+    hits = fields.List(fields.Nested(HitOut))
+    created_at = fields.DateTime()
+
+
+class StaffFieldReportOut(Schema):
+    """What staff see: the classification and the review; the place only with a purpose (location data)."""
+
+    id = fields.Integer()
+    subject_id = fields.Integer()
+    subject_name = fields.String()
+    reporter_id = fields.Integer()
+    office_id = fields.Integer()
+    grid_id = fields.Integer()
+    text = fields.String()
+    tags = fields.List(fields.String())
+    observed_at = fields.DateTime()
+    upload_ids = fields.List(fields.Integer())
+    status = fields.String()
+    polarity = fields.String()
+    severity = fields.String(allow_none=True)
+    categories = fields.List(fields.String())
+    classification = fields.Dict()
+    dictionary_version = fields.Integer()
+    due_at = fields.DateTime(allow_none=True)
+    warning_id = fields.Integer(allow_none=True)
+    reviewed_by = fields.Integer(allow_none=True)
+    reviewed_at = fields.DateTime(allow_none=True)
+    review_note = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
+
+
+class GridReportQuery(DateRange):
+    subject_id = id_field(strict=False, load_default=None)
+    status = fields.String(
+        load_default=None, validate=validate.OneOf(["recorded", "pending_review", "confirmed", "dismissed"])
+    )
+
+
+class StaffReportQuery(GridReportQuery):
+    polarity = fields.String(load_default=None, validate=validate.OneOf(["negative", "positive", "need", "neutral"]))
+
+
+class PurposeQuery(Schema):
+    purpose = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
+
+
+class FieldReviewIn(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(["confirm", "dismiss"]))
+    note = fields.String(required=True, validate=_NOTE)
+
+
+# --- warnings -------------------------------------------------------------------------------------------
+
+
+class WarningOut(Schema):
+    id = fields.Integer()
+    subject_id = fields.Integer()
+    subject_name = fields.String()
+    kind = fields.String()
+    severity = fields.String()
+    status = fields.String()
+    period_key = fields.String()
+    title = fields.String()
+    details = fields.Dict()
+    evidence = fields.List(fields.Dict())
+    officer_id = fields.Integer(allow_none=True)
+    office_id = fields.Integer()
+    due_at = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean()
+    created_at = fields.DateTime()
+    acknowledged_at = fields.DateTime(allow_none=True)
+    handled_at = fields.DateTime(allow_none=True)
+    handled_by = fields.Integer(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class WarningQuery(DateRange):
+    status = fields.String(load_default=None, validate=validate.OneOf(["open", "acknowledged", "handled"]))
+    kind = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+    severity = fields.String(load_default=None, validate=validate.OneOf(SEVERITIES))
+    subject_id = id_field(strict=False, load_default=None)
+    office_id = id_field(strict=False, load_default=None)
+    officer_id = id_field(strict=False, load_default=None)
+    overdue = fields.Boolean(load_default=None)
+
+
+class WarningHandleIn(Schema):
+    outcome = fields.String(required=True, validate=validate.OneOf(WARNING_OUTCOMES))
+    note = fields.String(required=True, validate=_NOTE)
+
+
+# --- suggestions ----------------------------------------------------------------------------------------
+
+
+class SuggestionOut(Schema):
+    id = fields.Integer()
+    subject_id = fields.Integer()
+    subject_name = fields.String()
+    kind = fields.String()
+    category = fields.String()
+    priority = fields.String()
+    title = fields.String()
+    rationale = fields.Dict()
+    trigger_version = fields.Integer()
+    officer_id = fields.Integer(allow_none=True)
+    office_id = fields.Integer()
+    status = fields.String()
+    due_at = fields.DateTime()
+    overdue = fields.Boolean()
+    created_at = fields.DateTime()
+    accepted_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    decided_by = fields.Integer(allow_none=True)
+    dismiss_reason = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class SuggestionQuery(DateRange):
+    status = fields.String(load_default=None, validate=validate.OneOf(["open", "accepted", "dismissed", "done"]))
+    category = fields.String(load_default=None, validate=validate.OneOf(CATEGORIES))
+    priority = fields.String(load_default=None, validate=validate.OneOf(PRIORITIES))
+    kind = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    subject_id = id_field(strict=False, load_default=None)
+    office_id = id_field(strict=False, load_default=None)
+    officer_id = id_field(strict=False, load_default=None)
+    overdue = fields.Boolean(load_default=None)
+
+
+class SuggestionActIn(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(sorted(ACTIONS)))
+    reason = fields.String(load_default=None, validate=validate.OneOf(DISMISS_REASONS))
+    outcome = fields.String(load_default=None, validate=validate.OneOf(OUTCOMES))
+    note = fields.String(load_default=None, validate=validate.Length(max=1000))
+
+
+# --- inbox and dashboard --------------------------------------------------------------------------------
+
+
+class ActionOut(Schema):
+    method = fields.String()
+    path = fields.String()
+
+
+class InboxItemOut(Schema):
+    kind = fields.String()
+    subtype = fields.String(allow_none=True)
+    item_id = fields.Integer()
+    subject_id = fields.Integer()
+    subject_name = fields.String()
+    office_id = fields.Integer()
+    office_name = fields.String()
+    decider_role = fields.String()
+    title = fields.Function(lambda r: (r["title"] or "")[:200])
+    due_at = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean()
+    created_at = fields.DateTime(allow_none=True)
+    action = fields.Nested(ActionOut, allow_none=True)
+
+
+class InboxQuery(PageArgs):
+    kind = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    subtype = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    subject_id = id_field(strict=False, load_default=None)
+    office_id = id_field(strict=False, load_default=None)
+    overdue = fields.Boolean(load_default=None)
+
+
+class DashboardQuery(Schema):
+    office_id = id_field(strict=False, load_default=None)
+
+
+class DashboardOut(Schema):
+    as_of = fields.DateTime()
+    office_id = fields.Integer(allow_none=True)
+    subjects = fields.Dict()
+    score_distribution = fields.List(fields.Dict())
+    trend = fields.List(fields.Dict())
+    work = fields.Dict()
+    warnings = fields.Dict()
+    suggestions = fields.Dict()
+    offices = fields.List(fields.Dict())
+
+
+# --- admin: keyword dictionary and suggestion triggers ---------------------------------------------------
+
+
+class VersionIn(Schema):
+    data = fields.Dict(required=True)
+    note = fields.String(load_default=None, validate=validate.Length(max=500))
+    client_id = fields.String(load_default=None, validate=validate.Length(min=1, max=128))
+
+
+class VersionOut(Schema):
+    version = fields.Integer()
+    note = fields.String(allow_none=True)
+    published_by = fields.Integer(allow_none=True)
+    published_at = fields.DateTime()
+    size = fields.Function(lambda v: len(v.data.get("entries") or v.data.get("triggers") or []))
+
+
+class VersionDetailOut(VersionOut):
+    data = fields.Dict()
+
+
+class ClassifyIn(Schema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=2000))

@@ -1,0 +1,121 @@
+"""/staff/subjects: list, search and enrol (入矫); profile and recorded level/risk changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+from flask import Response, g
+from flask.views import MethodView
+from sqlalchemy import func, select
+
+from backend.db import db
+from backend.models import Subject
+from backend.services.core import crypto
+from backend.services.identity import access
+from backend.services.subjects import idcard, profiles
+from mobile_api.http.blueprint import Blueprint
+from mobile_api.http.idempotent import idempotent
+from mobile_api.http.pagination import CSV_MAX_ROWS, csv_stream, paginate, pagination_header, wants_csv
+from mobile_api.http.security import authorize
+from mobile_api.staff.schemas import (
+    EnrolIn,
+    EnrolOut,
+    RevealQuery,
+    SubjectDetailOut,
+    SubjectOut,
+    SubjectPatchIn,
+    SubjectQuery,
+)
+
+blp = Blueprint(
+    "staff_subjects", __name__, url_prefix="/api/v1/staff/subjects", description="矫正对象 Subjects (staff)"
+)
+#: rows read per round trip while a CSV export streams
+CSV_CHUNK = 500
+
+
+def _filtered(args: dict):
+    stmt = access.scoped_subjects(g.actor).order_by(Subject.id)
+    if args["q"]:
+        stmt = stmt.where(Subject.name.contains(args["q"], autoescape=True))
+    if args["id_number"]:
+        stmt = stmt.where(Subject.id_number_hash == crypto.lookup_hash(idcard.normalise(args["id_number"])))
+    for key in ("status", "supervision_level", "office_id", "grid_id"):
+        if args[key] is not None:
+            stmt = stmt.where(getattr(Subject, key) == args[key])
+    if args["start_from"]:
+        stmt = stmt.where(Subject.start_date >= args["start_from"])
+    if args["start_to"]:
+        stmt = stmt.where(Subject.start_date <= args["start_to"])
+    return stmt
+
+
+def _export(args: dict) -> Response:
+    """Stream every match (up to CSV_MAX_ROWS, read CSV_CHUNK at a time) as CSV; the export is audited first."""
+    filters = {k: str(v) for k, v in args.items() if v is not None and k not in ("page", "page_size")}
+    filters.pop("id_number", None)  # never into the audit log in plain
+    stmt = _filtered(args).limit(CSV_MAX_ROWS)
+    count = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    profiles.record_export(g.actor, count, filters)
+    out = SubjectOut()  # the ID number masked (id_number_masked), never plain
+
+    def rows() -> Iterator[dict]:  # runs while the response streams, in the request's session (removed after)
+        for subject in db.session.scalars(stmt.execution_options(yield_per=CSV_CHUNK)):
+            yield out.dump(subject)
+
+    return csv_stream(rows(), "subjects", list(out.fields))
+
+
+@blp.route("")
+class Subjects(MethodView):
+    @authorize("subject.list")
+    @blp.arguments(SubjectQuery, location="query")
+    @blp.response(200, SubjectOut(many=True))
+    def get(self, args):
+        """List and search the subjects of my jurisdiction (CSV of every match with Accept: text/csv)."""
+        if wants_csv():
+            return _export(args)
+        items, meta = paginate(db.session, _filtered(args), args["page"], args["page_size"])
+        return items, 200, pagination_header(meta)
+
+    @idempotent("subject.enrol")
+    @authorize("subject.enrol")
+    @blp.arguments(EnrolIn)
+    @blp.response(201, EnrolOut)
+    def post(self, data):
+        """Enrol a subject (入矫) in my office and get their one-time activation code."""
+        data.pop("client_id", None)
+        e = profiles.enrol(g.actor, data)
+        return {
+            "subject": e.subject,
+            "username": e.username,
+            "activation_code": e.activation_code,
+            "activation_expires_at": e.activation_expires_at,
+        }
+
+
+@blp.route("/<int:subject_id>")
+class SubjectById(MethodView):
+    @authorize("subject.read")
+    @blp.arguments(RevealQuery, location="query")
+    @blp.response(200, SubjectDetailOut)
+    def get(self, args, subject_id):
+        """Show a subject's profile and recorded changes; ?reveal=id_number&purpose=… shows the ID (audited)."""
+        subject = profiles.get(g.actor, subject_id)
+        revealed = (
+            profiles.reveal_id_number(g.actor, subject_id, args["purpose"]) if args["reveal"] == "id_number" else None
+        )
+        return SimpleNamespace(
+            **{c.key: getattr(subject, c.key) for c in Subject.__table__.columns},
+            changes=profiles.changes_of(db.session, subject.id),
+            id_number=revealed,
+        )
+
+    @authorize("subject.update")
+    @blp.arguments(SubjectPatchIn)
+    @blp.response(200, SubjectOut)
+    def patch(self, data, subject_id):
+        """Change supervision level, risk level, officer, grid, phone or end date (each change recorded)."""
+        reason = data.pop("reason", None)
+        return profiles.update(g.actor, subject_id, data, reason)
