@@ -33,6 +33,7 @@ from mobile_api.me import sync as me_sync
 from mobile_api.staff import activities as staff_activities
 from mobile_api.staff import dashboard as staff_dashboard
 from mobile_api.staff import faces as staff_faces
+from mobile_api.staff import field_reports as staff_field_reports
 from mobile_api.staff import inbox as staff_inbox
 from mobile_api.staff import requests as staff_requests
 from mobile_api.staff import scoring as staff_scoring
@@ -53,7 +54,7 @@ BLUEPRINTS = (
     me_checkins.blp, me_requests.blp, me_education.blp, me_sync.blp, staff_requests.blp, staff_activities.blp,
     grid_service.blp,
     # field reports, warnings, suggestions, inbox, dashboard (issue 6)
-    grid_reports.blp, grid_reports.staff_blp, staff_warnings.blp, staff_suggestions.blp, staff_inbox.blp,
+    grid_reports.blp, staff_field_reports.blp, staff_warnings.blp, staff_suggestions.blp, staff_inbox.blp,
     staff_dashboard.blp, admin_keywords.blp,
 )  # fmt: skip
 #: bodies that are not JSON (a photo's bytes) are sent only to these endpoint suffixes

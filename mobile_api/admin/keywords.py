@@ -8,11 +8,11 @@ from flask.views import MethodView
 from backend.db import db
 from backend.services.field import keywords
 from backend.services.suggestions import triggers
+from mobile_api.admin.schemas import ClassifyIn, VersionDetailOut, VersionIn, VersionOut
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.idempotent import idempotent
 from mobile_api.http.pagination import PageArgs, paginate, pagination_header
 from mobile_api.http.security import authorize
-from mobile_api.staff.oversight_schemas import ClassifyIn, VersionDetailOut, VersionIn, VersionOut
 
 blp = Blueprint("admin_keywords", __name__, url_prefix="/api/v1/admin", description="关键词词典与建议规则 (admin)")
 

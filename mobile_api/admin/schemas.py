@@ -1,10 +1,85 @@
-"""Admin bodies: org units, users, audit log."""
+"""Bodies of administration: org units, users, audit, rule sets, credit-base imports, keyword and trigger
+versions."""
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from backend.models.org import LEVELS
 from mobile_api.http.fields import id_field
 from mobile_api.http.pagination import PageArgs
+
+
+def _lonlat(p) -> bool:
+    return isinstance(p, list | tuple) and len(p) == 2 and -180 <= float(p[0]) <= 180 and -90 <= float(p[1]) <= 90
+
+
+class RuleSetIn(Schema):
+    rules = fields.Dict(required=True)
+    note = fields.String(load_default=None, validate=validate.Length(max=1000))
+
+
+class RuleSetOut(Schema):
+    version = fields.Integer()
+    note = fields.String(allow_none=True)
+    published_by = fields.Integer(allow_none=True)
+    published_at = fields.DateTime()
+    recompute_status = fields.String()
+    recompute_done = fields.Integer()
+    recompute_total = fields.Integer()
+    recompute_finished_at = fields.DateTime(allow_none=True)
+
+
+class RuleSetDetailOut(RuleSetOut):
+    rules = fields.Dict(attribute="data")
+
+
+class CreditImportIn(Schema):
+    format = fields.String(required=True, validate=validate.OneOf(["csv", "json"]))
+    content = fields.String(load_default=None, validate=validate.Length(max=5_000_000))
+    rows = fields.List(fields.Dict(), load_default=None)
+    filename = fields.String(load_default=None, validate=validate.Length(max=200))
+    client_id = fields.String(load_default=None, validate=validate.Length(max=128))
+
+    @validates_schema
+    def _payload(self, data, **_):
+        if data["format"] == "csv" and data.get("content") is None:
+            raise ValidationError("a CSV import sends its text in content", "content")
+        if data["format"] == "json" and data.get("rows") is None and data.get("content") is None:
+            raise ValidationError("a JSON import sends rows (or the file's text in content)", "rows")
+
+
+class CreditImportOut(Schema):
+    id = fields.Integer()
+    filename = fields.String(allow_none=True)
+    format = fields.String()
+    sha256 = fields.String()
+    status = fields.String()
+    rows = fields.Integer()
+    accepted = fields.Integer()
+    unchanged = fields.Integer()
+    report = fields.Dict()
+    created_at = fields.DateTime()
+
+
+class VersionIn(Schema):
+    data = fields.Dict(required=True)
+    note = fields.String(load_default=None, validate=validate.Length(max=500))
+    client_id = fields.String(load_default=None, validate=validate.Length(min=1, max=128))
+
+
+class VersionOut(Schema):
+    version = fields.Integer()
+    note = fields.String(allow_none=True)
+    published_by = fields.Integer(allow_none=True)
+    published_at = fields.DateTime()
+    size = fields.Function(lambda v: len(v.data.get("entries") or v.data.get("triggers") or []))
+
+
+class VersionDetailOut(VersionOut):
+    data = fields.Dict()
+
+
+class ClassifyIn(Schema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class AreaField(fields.Dict):
@@ -29,10 +104,6 @@ class AreaField(fields.Dict):
                 '{"type": "circle", "center": [lon, lat], "radius_m": n}'
             ) from exc
         return area
-
-
-def _lonlat(p) -> bool:
-    return isinstance(p, list | tuple) and len(p) == 2 and -180 <= float(p[0]) <= 180 and -90 <= float(p[1]) <= 90
 
 
 class OrgUnitIn(Schema):

@@ -10,7 +10,7 @@ from backend.db import db
 from backend.errors import NotFound
 from backend.models.scoring import CreditBaseImport, RuleSet
 from backend.services.scoring import imports, recompute, rules
-from mobile_api.common.records import CreditImportIn, CreditImportOut, RuleSetDetailOut, RuleSetIn, RuleSetOut
+from mobile_api.admin.schemas import CreditImportIn, CreditImportOut, RuleSetDetailOut, RuleSetIn, RuleSetOut
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.idempotent import idempotent
 from mobile_api.http.pagination import PageArgs, paginate, pagination_header

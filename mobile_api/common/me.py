@@ -15,13 +15,13 @@ from mobile_api.common.schemas import (
     DeviceOut,
     NotificationOut,
     PasswordIn,
+    SubjectOut,
     TokensOut,
     UserSummary,
 )
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.pagination import PageArgs, paginate, pagination_header
 from mobile_api.http.security import authorize
-from mobile_api.staff.schemas import SubjectOut
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="本人 The caller")
 

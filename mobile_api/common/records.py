@@ -1,17 +1,29 @@
-"""Score bodies: the score (我要查分/我要权益), events, history, appeals, merits, adjustments, imports, rule sets."""
+"""Records that more than one app shows: requests, education, service reports, the score and its
+events and history, appeals, merit applications, field reports."""
 
 from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from backend.models.scoring import DIMENSIONS, EVENT_STATUSES
-from mobile_api.http.fields import id_field
+from backend.models.field import FieldReport
+from backend.models.request import REQUEST_TYPES
+from backend.models.scoring import EVENT_STATUSES
+from mobile_api.http.fields import DateRange, DateRangeArgs, Time, id_field
 from mobile_api.http.pagination import PageArgs
 
-_TEXT = validate.Length(min=1, max=1000)
 #: dates a client may ask about or claim (beyond them, time arithmetic would leave the calendar)
 _DATES = validate.Range(min=date(1950, 1, 1), max=date(2100, 12, 31))
-_UPLOADS = fields.List(id_field(), load_default=list, validate=validate.Length(max=9))
+_FIELD_REPORT_COLUMNS = [c.key for c in FieldReport.__table__.columns]
+_CLIENT_ID = validate.Length(min=1, max=128)
+_NAME = validate.Length(min=1, max=200)
+
+
+def _lat(**kw) -> fields.Float:
+    return fields.Float(validate=validate.Range(min=-90, max=90), allow_nan=False, **kw)
+
+
+def _lon(**kw) -> fields.Float:
+    return fields.Float(validate=validate.Range(min=-180, max=180), allow_nan=False, **kw)
 
 
 class DimensionOut(Schema):
@@ -144,13 +156,6 @@ class StatusQuery(PageArgs):
     status = fields.String(load_default=None, validate=validate.Length(max=16))
 
 
-class AppealIn(Schema):
-    client_id = fields.String(load_default=None, validate=validate.Length(max=128))
-    event_id = id_field(required=True)
-    reason = fields.String(required=True, validate=_TEXT)
-    upload_ids = _UPLOADS
-
-
 class AppealOut(Schema):
     id = fields.Integer()
     subject_id = fields.Integer()
@@ -164,19 +169,6 @@ class AppealOut(Schema):
     decided_at = fields.DateTime(allow_none=True)
     note = fields.String(allow_none=True)
     created_at = fields.DateTime()
-
-
-class AppealDecisionIn(Schema):
-    decision = fields.String(required=True, validate=validate.OneOf(["uphold", "dismiss"]))
-    note = fields.String(load_default=None, validate=validate.Length(max=1000))
-
-
-class MeritIn(Schema):
-    client_id = fields.String(load_default=None, validate=validate.Length(max=128))
-    merit_type = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    description = fields.String(required=True, validate=_TEXT)
-    occurred_on = fields.Date(required=True, validate=_DATES)
-    upload_ids = _UPLOADS
 
 
 class MeritOut(Schema):
@@ -197,121 +189,104 @@ class MeritOut(Schema):
     created_at = fields.DateTime()
 
 
-class MeritTypeOut(Schema):
-    code = fields.String()
-    name = fields.String()
-    dimension = fields.String()
-    points = fields.Integer()
-    decider_role = fields.String()
+def field_report_view(report: FieldReport, subject_name: str, *, location: bool = True) -> dict:
+    """A field report as the grid and staff apps show it: its columns, the subject's name and the keyword hits."""
+    out = {k: getattr(report, k) for k in _FIELD_REPORT_COLUMNS}
+    out.update(subject_name=subject_name, hits=report.classification.get("hits", []))
+    if not location:  # a subject's whereabouts are location data: staff see them with a purpose (audited)
+        out.update(latitude=None, longitude=None)
+    return out
 
 
-class ApproveIn(Schema):
-    decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
-    note = fields.String(load_default=None, validate=validate.Length(max=1000))
-
-
-class AdjustmentIn(Schema):
-    client_id = fields.String(load_default=None, validate=validate.Length(max=128))
-    dimension = fields.String(required=True, validate=validate.OneOf(DIMENSIONS))
-    points = fields.Integer(required=True, strict=True, validate=validate.Range(min=-100, max=100))
-    expires_in_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1, max=3650))
-    reason = fields.String(required=True, validate=_TEXT)
-
-
-class AdjustmentOut(Schema):
+class RequestOut(Schema):
     id = fields.Integer()
     subject_id = fields.Integer()
-    dimension = fields.String()
-    points = fields.Integer()
-    expires_in_days = fields.Integer(allow_none=True)
+    client_id = fields.String(allow_none=True)
+    type = fields.String()
+    destination = fields.String()
+    destination_area = fields.Dict(allow_none=True)
+    destination_district_id = fields.Integer(allow_none=True)
     reason = fields.String()
+    business = fields.Boolean()
+    start_date = fields.Date()
+    end_date = fields.Date()
+    days = fields.Integer()
+    counts_toward_limit = fields.Boolean()
+    route = fields.String()
     status = fields.String()
-    proposed_by = fields.Integer()
-    decided_by = fields.Integer(allow_none=True)
-    decided_at = fields.DateTime(allow_none=True)
-    note = fields.String(allow_none=True)
-    event_id = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
+    decider_role = fields.String(allow_none=True)
+    due_at = Time(allow_none=True)
+    auto_approved = fields.Boolean()
+    recommended_at = Time(allow_none=True)
+    decided_at = Time(allow_none=True)
+    decision_note = fields.String(allow_none=True)
+    returned_at = Time(allow_none=True)
+    overdue_at = Time(allow_none=True)
+    created_at = Time()
 
 
-class EmploymentIn(Schema):
-    client_id = fields.String(load_default=None, validate=validate.Length(max=128))
-    kind = fields.String(required=True, validate=validate.OneOf(["job", "study"]))
-    organisation = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    started_on = fields.Date(required=True, validate=_DATES)
-    note = fields.String(load_default=None, validate=validate.Length(max=1000))
-    upload_ids = _UPLOADS
+class RequestQuery(DateRangeArgs):
+    status = fields.String(load_default=None)
+    type = fields.String(load_default=None, validate=validate.OneOf(REQUEST_TYPES))
 
 
-class EmploymentOut(Schema):
+class EducationOut(Schema):
+    id = fields.Integer()
+    client_id = fields.String(allow_none=True)
+    mode = fields.String()
+    course = fields.String()
+    status = fields.String()
+    started_at = Time()
+    ended_at = Time(allow_none=True)
+    last_heartbeat_at = Time(allow_none=True)
+    heartbeats = fields.Integer()
+    credited_minutes = fields.Function(lambda e: e.credited_seconds // 60)
+    claimed_minutes = fields.Integer(allow_none=True)
+    quiz_score = fields.Integer(allow_none=True)
+    upload_id = fields.Integer(allow_none=True)
+    verified_at = Time(allow_none=True)
+    verification_note = fields.String(allow_none=True)
+    created_at = Time()
+
+
+class ServiceIn(Schema):
+    client_id = fields.String(load_default=None, validate=_CLIENT_ID)
+    activity_type = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    started_at = fields.AwareDateTime(required=True)
+    ended_at = fields.AwareDateTime(required=True)
+    place = fields.String(required=True, validate=_NAME)
+    latitude = _lat(load_default=None)
+    longitude = _lon(load_default=None)
+    organisation = fields.String(load_default=None, validate=validate.Length(max=200))
+    witness_name = fields.String(load_default=None, validate=validate.Length(max=100))
+    witness_phone = fields.String(load_default=None, validate=validate.Length(max=20))
+    hours = fields.Float(required=True, validate=validate.Range(min=0.01, max=24), allow_nan=False)
+    description = fields.String(load_default=None, validate=validate.Length(max=2000))
+    upload_ids = fields.List(id_field(), load_default=list, validate=validate.Length(max=9))
+
+
+class ServiceOut(Schema):
     id = fields.Integer()
     subject_id = fields.Integer()
-    kind = fields.String()
-    organisation = fields.String()
-    started_on = fields.Date()
-    note = fields.String(allow_none=True)
-    evidence = fields.List(fields.Integer())
-    verified_by = fields.Integer()
-    verified_at = fields.DateTime()
-    event_id = fields.Integer(allow_none=True)
-
-
-class ReleaseIn(Schema):
-    note = fields.String(load_default=None, validate=validate.Length(max=1000))
-
-
-class ReleaseOut(Schema):
-    subject_id = fields.Integer()
-    released_at = fields.DateTime()
-    released_by = fields.Integer()
-    total = fields.Integer()
-    grade = fields.String()
-    record = fields.Dict()
-
-
-class RuleSetIn(Schema):
-    rules = fields.Dict(required=True)
-    note = fields.String(load_default=None, validate=validate.Length(max=1000))
-
-
-class RuleSetOut(Schema):
-    version = fields.Integer()
-    note = fields.String(allow_none=True)
-    published_by = fields.Integer(allow_none=True)
-    published_at = fields.DateTime()
-    recompute_status = fields.String()
-    recompute_done = fields.Integer()
-    recompute_total = fields.Integer()
-    recompute_finished_at = fields.DateTime(allow_none=True)
-
-
-class RuleSetDetailOut(RuleSetOut):
-    rules = fields.Dict(attribute="data")
-
-
-class CreditImportIn(Schema):
-    format = fields.String(required=True, validate=validate.OneOf(["csv", "json"]))
-    content = fields.String(load_default=None, validate=validate.Length(max=5_000_000))
-    rows = fields.List(fields.Dict(), load_default=None)
-    filename = fields.String(load_default=None, validate=validate.Length(max=200))
-    client_id = fields.String(load_default=None, validate=validate.Length(max=128))
-
-    @validates_schema
-    def _payload(self, data, **_):
-        if data["format"] == "csv" and data.get("content") is None:
-            raise ValidationError("a CSV import sends its text in content", "content")
-        if data["format"] == "json" and data.get("rows") is None and data.get("content") is None:
-            raise ValidationError("a JSON import sends rows (or the file's text in content)", "rows")
-
-
-class CreditImportOut(Schema):
-    id = fields.Integer()
-    filename = fields.String(allow_none=True)
-    format = fields.String()
-    sha256 = fields.String()
+    client_id = fields.String(allow_none=True)
+    source = fields.String()
+    activity_type = fields.String()
+    started_at = Time()
+    ended_at = Time()
+    place = fields.String()
+    organisation = fields.String(allow_none=True)
+    witness_name = fields.String(allow_none=True)
+    minutes = fields.Integer()
+    upload_ids = fields.List(fields.Integer())
     status = fields.String()
-    rows = fields.Integer()
-    accepted = fields.Integer()
-    unchanged = fields.Integer()
-    report = fields.Dict()
-    created_at = fields.DateTime()
+    due_at = Time(allow_none=True)
+    verified_at = Time(allow_none=True)
+    verification_note = fields.String(allow_none=True)
+    created_at = Time()
+
+
+class GridReportQuery(DateRange):
+    subject_id = id_field(strict=False, load_default=None)
+    status = fields.String(
+        load_default=None, validate=validate.OneOf(["recorded", "pending_review", "confirmed", "dismissed"])
+    )

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from backend import runtime
 from backend.services.evidence import links as uploads_links
 from backend.services.evidence import uploads
-from mobile_api.common.upload_schemas import DeclareIn, DeclareOut, UploadOut, ViewQuery
+from mobile_api.common.schemas import DeclareIn, DeclareOut, UploadOut, ViewQuery
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.idempotent import idempotent
 from mobile_api.http.security import authorize, public

@@ -6,10 +6,11 @@ from flask import g
 from flask.views import MethodView
 
 from backend.services.activities import service
+from mobile_api.common.records import ServiceOut
+from mobile_api.grid.schemas import GridServiceIn
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.idempotent import idempotent
 from mobile_api.http.security import authorize
-from mobile_api.me.schemas import GridServiceIn, ServiceOut
 
 blp = Blueprint("grid_service", __name__, url_prefix="/api/v1/grid", description="网格员 Observed community service")
 

@@ -8,10 +8,10 @@ from flask.views import MethodView
 from backend.db import db
 from backend.models import Subject
 from backend.services.identity import access
+from mobile_api.grid.schemas import GridSubjectOut
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.pagination import PageArgs, paginate, pagination_header
 from mobile_api.http.security import authorize
-from mobile_api.staff.schemas import GridSubjectOut
 
 blp = Blueprint("grid", __name__, url_prefix="/api/v1/grid", description="网格员 Grid workers")
 

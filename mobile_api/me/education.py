@@ -7,21 +7,12 @@ from flask.views import MethodView
 
 from backend.db import db
 from backend.services.activities import education, service
+from mobile_api.common.records import EducationOut, ServiceIn, ServiceOut
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.idempotent import idempotent
 from mobile_api.http.pagination import paginate, pagination_header
 from mobile_api.http.security import authorize
-from mobile_api.me.schemas import (
-    EducationIn,
-    EducationOut,
-    EducationQuery,
-    HeartbeatIn,
-    MonthQuery,
-    ServiceIn,
-    ServiceOut,
-    StatusArgs,
-    SummaryOut,
-)
+from mobile_api.me.schemas import EducationIn, EducationQuery, HeartbeatIn, MonthQuery, StatusArgs, SummaryOut
 
 blp = Blueprint(
     "me_education", __name__, url_prefix="/api/v1/me", description="修心教育与公益活动 My education, service"

@@ -7,11 +7,12 @@ from flask.views import MethodView
 
 from backend.db import db
 from backend.services.activities import requests, returns
+from mobile_api.common.records import RequestOut, RequestQuery
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.idempotent import idempotent
 from mobile_api.http.pagination import paginate, pagination_header
 from mobile_api.http.security import authorize
-from mobile_api.me.schemas import CheckInIn, RequestIn, RequestOut, RequestQuery
+from mobile_api.me.schemas import CheckInIn, RequestIn
 
 blp = Blueprint("me_requests", __name__, url_prefix="/api/v1/me", description="申请 My requests")
 SCOPE = "request"

@@ -1,27 +1,20 @@
-"""Bodies of the subject's daily life: check-ins, requests, education, community service, sync; and staff sides."""
+"""Bodies of the subject's app: check-ins and their schedule, requests, education, service, sync, appeals."""
 
-from datetime import UTC, datetime
+from datetime import date
 
 from marshmallow import Schema, fields, validate
 
 from backend.models.education import MODES
 from backend.models.request import REQUEST_TYPES
-from mobile_api.http.fields import id_field
+from mobile_api.http.fields import DateRangeArgs, Time, id_field
 from mobile_api.http.pagination import PageArgs
 
-_CLIENT_ID = validate.Length(min=1, max=128)
+#: dates a client may ask about or claim (beyond them, time arithmetic would leave the calendar)
+_DATES = validate.Range(min=date(1950, 1, 1), max=date(2100, 12, 31))
 _TEXT = validate.Length(min=1, max=1000)
+_UPLOADS = fields.List(id_field(), load_default=list, validate=validate.Length(max=9))
+_CLIENT_ID = validate.Length(min=1, max=128)
 _NAME = validate.Length(min=1, max=200)
-_NOTE = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
-
-
-class Time(fields.DateTime):
-    """An aware time, always written in UTC (``+00:00``), whether it was just computed or read back."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if isinstance(value, datetime) and value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return super()._serialize(value, attr, obj, **kwargs)
 
 
 def _lat(**kw) -> fields.Float:
@@ -32,12 +25,27 @@ def _lon(**kw) -> fields.Float:
     return fields.Float(validate=validate.Range(min=-180, max=180), allow_nan=False, **kw)
 
 
-class DateRangeArgs(PageArgs):
-    date_from = fields.Date(load_default=None)
-    date_to = fields.Date(load_default=None)
+class AppealIn(Schema):
+    client_id = fields.String(load_default=None, validate=validate.Length(max=128))
+    event_id = id_field(required=True)
+    reason = fields.String(required=True, validate=_TEXT)
+    upload_ids = _UPLOADS
 
 
-# --- check-ins ---------------------------------------------------------------------------------------------
+class MeritIn(Schema):
+    client_id = fields.String(load_default=None, validate=validate.Length(max=128))
+    merit_type = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    description = fields.String(required=True, validate=_TEXT)
+    occurred_on = fields.Date(required=True, validate=_DATES)
+    upload_ids = _UPLOADS
+
+
+class MeritTypeOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    dimension = fields.String()
+    points = fields.Integer()
+    decider_role = fields.String()
 
 
 class CheckInIn(Schema):
@@ -103,9 +111,6 @@ class ScheduleOut(Schema):
     pending_checkins = fields.Boolean()
 
 
-# --- requests ----------------------------------------------------------------------------------------------
-
-
 class RequestIn(Schema):
     client_id = fields.String(load_default=None, validate=_CLIENT_ID)
     type = fields.String(required=True, validate=validate.OneOf(REQUEST_TYPES))
@@ -119,58 +124,6 @@ class RequestIn(Schema):
         metadata={"description": '{"type": "circle", "center": [lon, lat], "radius_m": n} or polygon'},
     )
     destination_district_id = id_field(load_default=None)
-
-
-class RequestOut(Schema):
-    id = fields.Integer()
-    subject_id = fields.Integer()
-    client_id = fields.String(allow_none=True)
-    type = fields.String()
-    destination = fields.String()
-    destination_area = fields.Dict(allow_none=True)
-    destination_district_id = fields.Integer(allow_none=True)
-    reason = fields.String()
-    business = fields.Boolean()
-    start_date = fields.Date()
-    end_date = fields.Date()
-    days = fields.Integer()
-    counts_toward_limit = fields.Boolean()
-    route = fields.String()
-    status = fields.String()
-    decider_role = fields.String(allow_none=True)
-    due_at = Time(allow_none=True)
-    auto_approved = fields.Boolean()
-    recommended_at = Time(allow_none=True)
-    decided_at = Time(allow_none=True)
-    decision_note = fields.String(allow_none=True)
-    returned_at = Time(allow_none=True)
-    overdue_at = Time(allow_none=True)
-    created_at = Time()
-
-
-class RequestQuery(DateRangeArgs):
-    status = fields.String(load_default=None)
-    type = fields.String(load_default=None, validate=validate.OneOf(REQUEST_TYPES))
-
-
-class StaffRequestQuery(RequestQuery):
-    subject_id = id_field(strict=False, load_default=None)
-    awaiting_me = fields.Boolean(load_default=False)
-
-
-class DecisionIn(Schema):
-    decision = fields.String(required=True, validate=validate.OneOf(("approve", "reject", "recommend", "revoke")))
-    note = _NOTE
-
-
-class TransferIn(Schema):
-    request_id = id_field(required=True)
-    office_id = id_field(required=True)
-    grid_id = id_field(required=True)
-    officer_id = id_field(load_default=None)
-
-
-# --- education ---------------------------------------------------------------------------------------------
 
 
 class EducationIn(Schema):
@@ -189,25 +142,6 @@ class EducationIn(Schema):
 class HeartbeatIn(Schema):
     ended = fields.Boolean(load_default=False)
     quiz_score = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100))
-
-
-class EducationOut(Schema):
-    id = fields.Integer()
-    client_id = fields.String(allow_none=True)
-    mode = fields.String()
-    course = fields.String()
-    status = fields.String()
-    started_at = Time()
-    ended_at = Time(allow_none=True)
-    last_heartbeat_at = Time(allow_none=True)
-    heartbeats = fields.Integer()
-    credited_minutes = fields.Function(lambda e: e.credited_seconds // 60)
-    claimed_minutes = fields.Integer(allow_none=True)
-    quiz_score = fields.Integer(allow_none=True)
-    upload_id = fields.Integer(allow_none=True)
-    verified_at = Time(allow_none=True)
-    verification_note = fields.String(allow_none=True)
-    created_at = Time()
 
 
 class EducationQuery(PageArgs):
@@ -235,79 +169,8 @@ class SummaryOut(Schema):
     days = fields.List(fields.Nested(EducationDayOut))
 
 
-class EducationVerificationIn(Schema):
-    decision = fields.String(required=True, validate=validate.OneOf(("confirm", "reject")))
-    note = _NOTE
-
-
-# --- community service -------------------------------------------------------------------------------------
-
-
-class ServiceIn(Schema):
-    client_id = fields.String(load_default=None, validate=_CLIENT_ID)
-    activity_type = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    started_at = fields.AwareDateTime(required=True)
-    ended_at = fields.AwareDateTime(required=True)
-    place = fields.String(required=True, validate=_NAME)
-    latitude = _lat(load_default=None)
-    longitude = _lon(load_default=None)
-    organisation = fields.String(load_default=None, validate=validate.Length(max=200))
-    witness_name = fields.String(load_default=None, validate=validate.Length(max=100))
-    witness_phone = fields.String(load_default=None, validate=validate.Length(max=20))
-    hours = fields.Float(required=True, validate=validate.Range(min=0.01, max=24), allow_nan=False)
-    description = fields.String(load_default=None, validate=validate.Length(max=2000))
-    upload_ids = fields.List(id_field(), load_default=list, validate=validate.Length(max=9))
-
-
-class GridServiceIn(ServiceIn):
-    subject_id = id_field(required=True)
-
-
-class ServiceOut(Schema):
-    id = fields.Integer()
-    subject_id = fields.Integer()
-    client_id = fields.String(allow_none=True)
-    source = fields.String()
-    activity_type = fields.String()
-    started_at = Time()
-    ended_at = Time()
-    place = fields.String()
-    organisation = fields.String(allow_none=True)
-    witness_name = fields.String(allow_none=True)
-    minutes = fields.Integer()
-    upload_ids = fields.List(fields.Integer())
-    status = fields.String()
-    due_at = Time(allow_none=True)
-    verified_at = Time(allow_none=True)
-    verification_note = fields.String(allow_none=True)
-    created_at = Time()
-
-
 class StatusArgs(PageArgs):
     status = fields.String(load_default=None)
-
-
-class ServiceVerificationIn(Schema):
-    decision = fields.String(required=True, validate=validate.OneOf(("verify", "reject")))
-    note = _NOTE
-
-
-# --- location history, sync --------------------------------------------------------------------------------
-
-
-class LocationQuery(PageArgs):
-    purpose = fields.String(load_default=None, validate=validate.Length(max=500))
-    date_from = fields.Date(load_default=None)
-    date_to = fields.Date(load_default=None)
-
-
-class LocationOut(Schema):
-    source = fields.String(metadata={"description": "checkin or upload"})
-    id = fields.Integer()
-    at = Time()
-    latitude = fields.Float()
-    longitude = fields.Float()
-    accuracy_m = fields.Float(allow_none=True)
 
 
 class SyncIn(Schema):

@@ -12,15 +12,12 @@ from backend.models import Subject
 from backend.models.scoring_decisions import Appeal, MeritApplication
 from backend.services.scoring import appeals, merits, read
 from mobile_api.common.records import (
-    AppealIn,
     AppealOut,
     EventOut,
     EventQuery,
     HistoryOut,
     HistoryQuery,
-    MeritIn,
     MeritOut,
-    MeritTypeOut,
     ScoreOut,
     StatusQuery,
 )
@@ -28,6 +25,7 @@ from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.idempotent import idempotent
 from mobile_api.http.pagination import paginate, pagination_header
 from mobile_api.http.security import authorize
+from mobile_api.me.schemas import AppealIn, MeritIn, MeritTypeOut
 
 blp = Blueprint("score", __name__, url_prefix="/api/v1/me", description="信用矫正分 My score")
 

@@ -12,24 +12,14 @@ from backend.errors import DomainError
 from backend.services.activities import checkins, education, requests, returns, service, sync
 from backend.services.core.actors import Actor
 from backend.services.core.idempotency import Outcome
+from mobile_api.common.records import EducationOut, RequestOut, ServiceIn, ServiceOut
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.errors import error_body
 from mobile_api.http.fields import MAX_ID
 from mobile_api.http.security import authorize
 from mobile_api.me import education as me_education
 from mobile_api.me import requests as me_requests
-from mobile_api.me.schemas import (
-    CheckInIn,
-    CheckInOut,
-    EducationIn,
-    EducationOut,
-    RequestIn,
-    RequestOut,
-    ServiceIn,
-    ServiceOut,
-    SyncIn,
-    SyncOut,
-)
+from mobile_api.me.schemas import CheckInIn, CheckInOut, EducationIn, RequestIn, SyncIn, SyncOut
 
 blp = Blueprint("me_sync", __name__, url_prefix="/api/v1/me", description="离线同步 Offline sync")
 

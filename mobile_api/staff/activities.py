@@ -8,17 +8,11 @@ from flask import g
 from flask.views import MethodView
 
 from backend.services.activities import education, locations, service
+from mobile_api.common.records import EducationOut, ServiceOut
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.pagination import CSV_MAX_ROWS, csv_stream, pagination_header, wants_csv
 from mobile_api.http.security import authorize
-from mobile_api.me.schemas import (
-    EducationOut,
-    EducationVerificationIn,
-    LocationOut,
-    LocationQuery,
-    ServiceOut,
-    ServiceVerificationIn,
-)
+from mobile_api.staff.schemas import EducationVerificationIn, LocationOut, LocationQuery, ServiceVerificationIn
 
 blp = Blueprint("staff_activities", __name__, url_prefix="/api/v1/staff", description="日常监管 Activities (staff)")
 

@@ -9,7 +9,7 @@ from backend.services.evidence import faces
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.idempotent import idempotent
 from mobile_api.http.security import authorize
-from mobile_api.staff.face_schemas import FaceReferenceDeleteQuery, FaceReferenceIn, FaceReferenceOut
+from mobile_api.staff.schemas import FaceReferenceDeleteQuery, FaceReferenceIn, FaceReferenceOut
 
 blp = Blueprint(
     "staff_faces", __name__, url_prefix="/api/v1/staff/subjects", description="人脸底库 Face references (staff)"

@@ -1,76 +1,16 @@
-"""Field bodies: grid reports, warnings, suggestions, the inbox, the dashboard, keyword and trigger versions."""
+"""Bodies of the staff app's oversight: field-report review, warnings, suggestions, inbox, dashboard."""
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from backend.models.alerts import SEVERITIES
 from backend.services.oversight.warning_handling import OUTCOMES as WARNING_OUTCOMES
 from backend.services.suggestions.engine import ACTIONS, DISMISS_REASONS, OUTCOMES
 from backend.services.suggestions.triggers import CATEGORIES, PRIORITIES
-from mobile_api.http.fields import id_field
+from mobile_api.common.records import GridReportQuery
+from mobile_api.http.fields import DateRange, id_field
 from mobile_api.http.pagination import PageArgs
 
-_NOTE = validate.Length(min=1, max=1000)
-
-
-class DateRange(PageArgs):
-    date_from = fields.Date(load_default=None)
-    date_to = fields.Date(load_default=None)
-
-    @validates_schema
-    def _order(self, data, **_):
-        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            raise ValidationError("date_from is after date_to", "date_from")
-
-
-# --- field reports --------------------------------------------------------------------------------------
-
-
-class FieldReportIn(Schema):
-    client_id = fields.String(load_default=None, validate=validate.Length(min=1, max=128))
-    subject_id = id_field(required=True)
-    text = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    tags = fields.List(
-        fields.String(validate=validate.Length(min=1, max=20)), load_default=list, validate=validate.Length(max=10)
-    )
-    latitude = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(min=-90, max=90))
-    longitude = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(min=-180, max=180))
-    observed_at = fields.AwareDateTime(required=True)
-    upload_ids = fields.List(id_field(), required=True, validate=validate.Length(max=9))  # none: 422 in the service
-
-    @validates_schema
-    def _both_or_neither(self, data, **_):
-        if (data.get("latitude") is None) != (data.get("longitude") is None):
-            raise ValidationError("give both latitude and longitude, or neither", "latitude")
-
-
-class HitOut(Schema):
-    keyword = fields.String()
-    category = fields.String()
-    polarity = fields.String()
-    severity = fields.String()
-    action = fields.String()
-    start = fields.Integer()
-
-
-class FieldReportOut(Schema):
-    """What the reporting grid worker sees of their own report."""
-
-    id = fields.Integer()
-    client_id = fields.String(allow_none=True)
-    subject_id = fields.Integer()
-    subject_name = fields.String()
-    text = fields.String()
-    tags = fields.List(fields.String())
-    latitude = fields.Float(allow_none=True)
-    longitude = fields.Float(allow_none=True)
-    observed_at = fields.DateTime()
-    upload_ids = fields.List(fields.Integer())
-    status = fields.String()
-    polarity = fields.String()
-    severity = fields.String(allow_none=True)
-    categories = fields.List(fields.String())
-    hits = fields.List(fields.Nested(HitOut))
-    created_at = fields.DateTime()
+_NOTE_LENGTH = validate.Length(min=1, max=1000)
 
 
 class StaffFieldReportOut(Schema):
@@ -102,13 +42,6 @@ class StaffFieldReportOut(Schema):
     longitude = fields.Float(allow_none=True)
 
 
-class GridReportQuery(DateRange):
-    subject_id = id_field(strict=False, load_default=None)
-    status = fields.String(
-        load_default=None, validate=validate.OneOf(["recorded", "pending_review", "confirmed", "dismissed"])
-    )
-
-
 class StaffReportQuery(GridReportQuery):
     polarity = fields.String(load_default=None, validate=validate.OneOf(["negative", "positive", "need", "neutral"]))
 
@@ -119,10 +52,7 @@ class PurposeQuery(Schema):
 
 class FieldReviewIn(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(["confirm", "dismiss"]))
-    note = fields.String(required=True, validate=_NOTE)
-
-
-# --- warnings -------------------------------------------------------------------------------------------
+    note = fields.String(required=True, validate=_NOTE_LENGTH)
 
 
 class WarningOut(Schema):
@@ -160,10 +90,7 @@ class WarningQuery(DateRange):
 
 class WarningHandleIn(Schema):
     outcome = fields.String(required=True, validate=validate.OneOf(WARNING_OUTCOMES))
-    note = fields.String(required=True, validate=_NOTE)
-
-
-# --- suggestions ----------------------------------------------------------------------------------------
+    note = fields.String(required=True, validate=_NOTE_LENGTH)
 
 
 class SuggestionOut(Schema):
@@ -206,9 +133,6 @@ class SuggestionActIn(Schema):
     reason = fields.String(load_default=None, validate=validate.OneOf(DISMISS_REASONS))
     outcome = fields.String(load_default=None, validate=validate.OneOf(OUTCOMES))
     note = fields.String(load_default=None, validate=validate.Length(max=1000))
-
-
-# --- inbox and dashboard --------------------------------------------------------------------------------
 
 
 class ActionOut(Schema):
@@ -254,28 +178,3 @@ class DashboardOut(Schema):
     warnings = fields.Dict()
     suggestions = fields.Dict()
     offices = fields.List(fields.Dict())
-
-
-# --- admin: keyword dictionary and suggestion triggers ---------------------------------------------------
-
-
-class VersionIn(Schema):
-    data = fields.Dict(required=True)
-    note = fields.String(load_default=None, validate=validate.Length(max=500))
-    client_id = fields.String(load_default=None, validate=validate.Length(min=1, max=128))
-
-
-class VersionOut(Schema):
-    version = fields.Integer()
-    note = fields.String(allow_none=True)
-    published_by = fields.Integer(allow_none=True)
-    published_at = fields.DateTime()
-    size = fields.Function(lambda v: len(v.data.get("entries") or v.data.get("triggers") or []))
-
-
-class VersionDetailOut(VersionOut):
-    data = fields.Dict()
-
-
-class ClassifyIn(Schema):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=2000))

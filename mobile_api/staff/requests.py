@@ -7,12 +7,13 @@ from flask.views import MethodView
 
 from backend.db import db
 from backend.services.activities import decisions, requests
+from mobile_api.common.records import RequestOut
+from mobile_api.common.schemas import SubjectOut
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.exports import export_objects
 from mobile_api.http.pagination import paginate, pagination_header, wants_csv
 from mobile_api.http.security import authorize
-from mobile_api.me.schemas import DecisionIn, RequestOut, StaffRequestQuery, TransferIn
-from mobile_api.staff.schemas import SubjectOut
+from mobile_api.staff.schemas import DecisionIn, StaffRequestQuery, TransferIn
 
 blp = Blueprint("staff_requests", __name__, url_prefix="/api/v1/staff", description="申请审批 Requests (staff)")
 

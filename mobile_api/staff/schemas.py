@@ -1,11 +1,149 @@
-"""Subject bodies: enrolment, profile (ID number masked), changes, and the grid workers' limited view."""
+"""Bodies of the staff app's records and decisions: subjects, faces, requests, verifications, scores,
+uploads."""
+
+from datetime import date
 
 from marshmallow import Schema, fields, validate
 
+from backend.models.faces import LEGAL_BASES
+from backend.models.scoring import DIMENSIONS
 from backend.models.subject import CORRECTION_TYPES, GENDERS, RISK_LEVELS, SUPERVISION_LEVELS
-from backend.services.subjects.profiles import masked_id_number
-from mobile_api.http.fields import id_field
+from mobile_api.common.records import RequestQuery
+from mobile_api.common.schemas import SubjectOut
+from mobile_api.http.fields import Time, id_field
 from mobile_api.http.pagination import PageArgs
+
+#: dates a client may ask about or claim (beyond them, time arithmetic would leave the calendar)
+_DATES = validate.Range(min=date(1950, 1, 1), max=date(2100, 12, 31))
+_TEXT = validate.Length(min=1, max=1000)
+_UPLOADS = fields.List(id_field(), load_default=list, validate=validate.Length(max=9))
+_NOTE = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class ReviewIn(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(["confirm", "clear"]))
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class OriginalQuery(Schema):
+    purpose = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class OriginalOut(Schema):
+    url = fields.String()
+    expires_at = fields.DateTime()
+    content_type = fields.String()
+
+
+class AppealDecisionIn(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(["uphold", "dismiss"]))
+    note = fields.String(load_default=None, validate=validate.Length(max=1000))
+
+
+class ApproveIn(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
+    note = fields.String(load_default=None, validate=validate.Length(max=1000))
+
+
+class AdjustmentIn(Schema):
+    client_id = fields.String(load_default=None, validate=validate.Length(max=128))
+    dimension = fields.String(required=True, validate=validate.OneOf(DIMENSIONS))
+    points = fields.Integer(required=True, strict=True, validate=validate.Range(min=-100, max=100))
+    expires_in_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1, max=3650))
+    reason = fields.String(required=True, validate=_TEXT)
+
+
+class AdjustmentOut(Schema):
+    id = fields.Integer()
+    subject_id = fields.Integer()
+    dimension = fields.String()
+    points = fields.Integer()
+    expires_in_days = fields.Integer(allow_none=True)
+    reason = fields.String()
+    status = fields.String()
+    proposed_by = fields.Integer()
+    decided_by = fields.Integer(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    note = fields.String(allow_none=True)
+    event_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class EmploymentIn(Schema):
+    client_id = fields.String(load_default=None, validate=validate.Length(max=128))
+    kind = fields.String(required=True, validate=validate.OneOf(["job", "study"]))
+    organisation = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    started_on = fields.Date(required=True, validate=_DATES)
+    note = fields.String(load_default=None, validate=validate.Length(max=1000))
+    upload_ids = _UPLOADS
+
+
+class EmploymentOut(Schema):
+    id = fields.Integer()
+    subject_id = fields.Integer()
+    kind = fields.String()
+    organisation = fields.String()
+    started_on = fields.Date()
+    note = fields.String(allow_none=True)
+    evidence = fields.List(fields.Integer())
+    verified_by = fields.Integer()
+    verified_at = fields.DateTime()
+    event_id = fields.Integer(allow_none=True)
+
+
+class ReleaseIn(Schema):
+    note = fields.String(load_default=None, validate=validate.Length(max=1000))
+
+
+class ReleaseOut(Schema):
+    subject_id = fields.Integer()
+    released_at = fields.DateTime()
+    released_by = fields.Integer()
+    total = fields.Integer()
+    grade = fields.String()
+    record = fields.Dict()
+
+
+class StaffRequestQuery(RequestQuery):
+    subject_id = id_field(strict=False, load_default=None)
+    awaiting_me = fields.Boolean(load_default=False)
+
+
+class DecisionIn(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(("approve", "reject", "recommend", "revoke")))
+    note = _NOTE
+
+
+class TransferIn(Schema):
+    request_id = id_field(required=True)
+    office_id = id_field(required=True)
+    grid_id = id_field(required=True)
+    officer_id = id_field(load_default=None)
+
+
+class EducationVerificationIn(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(("confirm", "reject")))
+    note = _NOTE
+
+
+class ServiceVerificationIn(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(("verify", "reject")))
+    note = _NOTE
+
+
+class LocationQuery(PageArgs):
+    purpose = fields.String(load_default=None, validate=validate.Length(max=500))
+    date_from = fields.Date(load_default=None)
+    date_to = fields.Date(load_default=None)
+
+
+class LocationOut(Schema):
+    source = fields.String(metadata={"description": "checkin or upload"})
+    id = fields.Integer()
+    at = Time()
+    latitude = fields.Float()
+    longitude = fields.Float()
+    accuracy_m = fields.Float(allow_none=True)
 
 
 class EnrolIn(Schema):
@@ -23,25 +161,6 @@ class EnrolIn(Schema):
     officer_id = id_field(load_default=None)
     username = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$"))
     client_id = fields.String(load_default=None, validate=validate.Length(max=128))
-
-
-class SubjectOut(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    gender = fields.String()
-    id_number_masked = fields.Function(masked_id_number)
-    phone = fields.String(allow_none=True)
-    correction_type = fields.String()
-    start_date = fields.Date()
-    end_date = fields.Date()
-    supervision_level = fields.String()
-    risk_level = fields.String()
-    office_id = fields.Integer()
-    grid_id = fields.Integer()
-    officer_id = fields.Integer(allow_none=True)
-    status = fields.String()
-    created_at = fields.DateTime()
-    released_at = fields.DateTime(allow_none=True)
 
 
 class SubjectChangeOut(Schema):
@@ -91,12 +210,39 @@ class RevealQuery(Schema):
     purpose = fields.String(load_default=None, validate=validate.Length(max=500))
 
 
-class GridSubjectOut(Schema):
-    """What a grid worker may see: no ID number, no location history, no score detail."""
+class FaceReferenceIn(Schema):
+    upload_id = id_field(required=True)
+    #: PIPL art. 13: statutory_duty (社区矫正法 §26) or consent (separate consent)
+    legal_basis = fields.String(load_default="statutory_duty", validate=validate.OneOf(LEGAL_BASES))
+    #: when the subject was given the face-data notice (告知); required, not in the future
+    notice_given_at = fields.AwareDateTime(required=True)
+    #: true: the new photo replaces every current reference (in one transaction)
+    replace = fields.Boolean(load_default=False)
+    client_id = fields.String(load_default=None, validate=validate.Length(max=128))
 
+
+class FaceBoxOut(Schema):
+    left = fields.Integer()
+    top = fields.Integer()
+    width = fields.Integer()
+    height = fields.Integer()
+
+
+class FaceReferenceOut(Schema):
     id = fields.Integer()
-    name = fields.String()
-    gender = fields.String()
-    grid_id = fields.Integer()
-    supervision_level = fields.String()
-    status = fields.String()
+    subject_id = fields.Integer()
+    upload_id = fields.Integer()
+    source = fields.String()  # enrolment | cleared_checkin
+    model = fields.String()
+    face_box = fields.Nested(FaceBoxOut)
+    legal_basis = fields.String()
+    legal_basis_text = fields.String()
+    notice_version = fields.String()
+    notice_given_at = fields.DateTime()
+    created_by = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class FaceReferenceDeleteQuery(Schema):
+    #: delete this reference only; without it every reference of the subject is deleted
+    reference_id = id_field(strict=False, load_default=None)

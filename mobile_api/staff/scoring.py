@@ -9,20 +9,12 @@ from backend.db import db
 from backend.services.identity import access
 from backend.services.scoring import adjustments, appeals, employment, merits, read, release
 from mobile_api.common.records import (
-    AdjustmentIn,
-    AdjustmentOut,
-    AppealDecisionIn,
     AppealOut,
-    ApproveIn,
-    EmploymentIn,
-    EmploymentOut,
     EventOut,
     EventQuery,
     HistoryOut,
     HistoryQuery,
     MeritOut,
-    ReleaseIn,
-    ReleaseOut,
     ScoreOut,
     StatusQuery,
 )
@@ -31,6 +23,16 @@ from mobile_api.http.exports import export_objects
 from mobile_api.http.idempotent import idempotent
 from mobile_api.http.pagination import paginate, pagination_header, wants_csv
 from mobile_api.http.security import authorize
+from mobile_api.staff.schemas import (
+    AdjustmentIn,
+    AdjustmentOut,
+    AppealDecisionIn,
+    ApproveIn,
+    EmploymentIn,
+    EmploymentOut,
+    ReleaseIn,
+    ReleaseOut,
+)
 
 blp = Blueprint("staff_scoring", __name__, url_prefix="/api/v1/staff", description="信用矫正分 Scores (staff)")
 

@@ -14,19 +14,12 @@ from backend.models import Subject
 from backend.services.core import crypto
 from backend.services.identity import access
 from backend.services.subjects import idcard, profiles
+from mobile_api.common.schemas import SubjectOut
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.idempotent import idempotent
 from mobile_api.http.pagination import CSV_MAX_ROWS, csv_stream, paginate, pagination_header, wants_csv
 from mobile_api.http.security import authorize
-from mobile_api.staff.schemas import (
-    EnrolIn,
-    EnrolOut,
-    RevealQuery,
-    SubjectDetailOut,
-    SubjectOut,
-    SubjectPatchIn,
-    SubjectQuery,
-)
+from mobile_api.staff.schemas import EnrolIn, EnrolOut, RevealQuery, SubjectDetailOut, SubjectPatchIn, SubjectQuery
 
 blp = Blueprint(
     "staff_subjects", __name__, url_prefix="/api/v1/staff/subjects", description="矫正对象 Subjects (staff)"

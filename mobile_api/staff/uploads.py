@@ -6,10 +6,11 @@ from flask import g
 from flask.views import MethodView
 
 from backend.services.evidence import links, review
-from mobile_api.common.upload_schemas import OriginalOut, OriginalQuery, ReviewIn, UploadOut
+from mobile_api.common.schemas import UploadOut
 from mobile_api.common.uploads import absolute, present
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.security import authorize
+from mobile_api.staff.schemas import OriginalOut, OriginalQuery, ReviewIn
 
 blp = Blueprint(
     "staff_uploads", __name__, url_prefix="/api/v1/staff/uploads", description="照片证据审核 Evidence (staff)"
