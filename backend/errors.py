@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 
@@ -14,6 +15,8 @@ class ErrorCode:
 
 
 CATALOGUE: dict[str, ErrorCode] = {}
+#: code → the module that registered it (docs/error-codes.md names it, so a code leads to its rule)
+OWNERS: dict[str, str] = {}
 
 
 def register(code: str, status: int, message: str, message_en: str) -> ErrorCode:
@@ -25,7 +28,30 @@ def register(code: str, status: int, message: str, message_en: str) -> ErrorCode
     if existing is not None and existing != entry:
         raise ValueError(f"error code {code} registered twice with different text")
     CATALOGUE[code] = entry
+    OWNERS.setdefault(code, sys._getframe(1).f_globals.get("__name__", "?"))
     return entry
+
+
+def catalogue_markdown() -> str:
+    """docs/error-codes.md: every registered code (import every module first: backend.registry).
+
+    ``make readme`` writes it; tests/backend/test_docs.py checks that it matches the running catalogue.
+    """
+    lines = [
+        "# Error codes",
+        "",
+        'Every error the API answers is `{"code", "message", "message_en", "errors"}` with one of these codes.',
+        "Generated from the catalogue by `make readme` (a test checks it); `GET /api/v1/meta/error-codes` serves",
+        "the same list. The module is where the code is registered, beside the rule that raises it.",
+        "",
+        "| code | status | message | message_en | module |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for code in sorted(CATALOGUE):
+        e = CATALOGUE[code]
+        module = OWNERS.get(code, "?").replace(".", "/") + ".py"
+        lines.append(f"| `{code}` | {e.status} | {e.message} | {e.message_en} | `{module}` |")
+    return "\n".join(lines) + "\n"
 
 
 for _c in [

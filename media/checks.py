@@ -1,4 +1,6 @@
-"""Intrinsic checks of one photo (SPEC.md §5.1): type by content, limits, decode, EXIF facts, pHash, derivatives.
+"""Intrinsic checks of one photo: type by content, limits, decode, EXIF facts, pHash, derivatives.
+
+Rules: docs/photos.md#intrinsic-checks.
 
 Pure: bytes in, an ``Inspection`` out. Every failure of a parser on a hostile file becomes a reason code,
 never an exception. Run it through ``media.sandbox`` to add a time and memory limit.

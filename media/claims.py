@@ -1,4 +1,4 @@
-"""Claim checks at attachment (SPEC.md §5.2): capture time and GPS against what the record claims."""
+"""Claim checks at attachment (docs/photos.md#claim-checks): capture time and GPS against what the record claims."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Faces in a photo (SPEC.md §5.2 face check): detection, 128-d descriptors and distances with dlib.
+"""Faces in a photo (docs/photos.md#face-check): detection, 128-d descriptors and distances with dlib.
 
 Pure: bytes or pixels in, facts out; nothing here touches the database, Flask or the network. The models
 are dlib's HOG frontal face detector, the 5-point landmark model and the ResNet face recognition model of

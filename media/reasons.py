@@ -1,4 +1,4 @@
-"""Reason codes of the photo checks, their messages, and the verdict they add up to (SPEC.md §5.3)."""
+"""Reason codes of the photo checks, their messages, and the verdict they add up to (docs/photos.md#reason-codes)."""
 
 from __future__ import annotations
 

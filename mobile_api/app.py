@@ -1,7 +1,7 @@
 """The Flask app factory: binds settings, database, logging, metrics, errors and the blueprints.
 
 It lives in ``mobile_api`` rather than ``backend`` because it imports the blueprints, and ``backend``
-never imports ``mobile_api`` (STYLE.md's one-way dependencies).
+never imports ``mobile_api`` (the layer contracts in pyproject.toml).
 """
 
 from __future__ import annotations

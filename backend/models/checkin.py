@@ -40,7 +40,8 @@ class CheckIn(Base):
     #: queued on the phone while offline (sent through /me/sync, or flagged so)
     offline: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
-    #: the check-in's time under SPEC.md §3: receive time, or the capture time of a qualifying offline item
+    #: the check-in's time under docs/checkins.md#check-in-time: receive time, or the capture time of a qualifying
+    #: offline item
     counted_at: Mapped[datetime | None]
     time_basis: Mapped[str | None] = mapped_column(String(8))
     outcome: Mapped[str | None] = mapped_column(String(8))

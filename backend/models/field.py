@@ -64,7 +64,10 @@ class KeywordDictionary(Base):
 
 
 class SuggestionTriggerSet(Base):
-    """One published version of the suggestion triggers (SPEC.md §7); the highest version is in force."""
+    """One published version of the suggestion triggers; the highest version is in force.
+
+    Rules: docs/warnings-and-suggestions.md#suggestions.
+    """
 
     __tablename__ = "suggestion_trigger_sets"
 

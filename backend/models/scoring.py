@@ -15,7 +15,7 @@ EVENT_STATUSES = ("active", "expired", "revoked")
 
 
 class RuleSet(Base):
-    """One published version of the scoring rules (SPEC.md §2); the highest version is in force."""
+    """One published version of the scoring rules (docs/score.md#rule-sets); the highest version is in force."""
 
     __tablename__ = "rule_sets"
 

@@ -32,7 +32,7 @@ class Appeal(Base):
     evidence: Mapped[list] = mapped_column(default=list)
     #: pending → upheld / dismissed (decided) or withdrawn
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
-    #: who decides (SPEC.md §1): "officer" (an officer of the office other than the confirmer) or "bureau"
+    #: who decides (docs/score.md#appeals): "officer" (an officer of the office other than the confirmer) or "bureau"
     decider_role: Mapped[str] = mapped_column(String(10))
     #: staff who confirmed the appealed event (or proposed/approved it) and so may not decide the appeal
     excluded_user_ids: Mapped[list] = mapped_column(default=list)

@@ -77,7 +77,7 @@ class TriggerSets(MethodView):
     @blp.arguments(VersionIn)
     @blp.response(201, VersionDetailOut)
     def post(self, data):
-        """Publish a new trigger set (SPEC.md §7 defaults are v1); the next evaluation uses it."""
+        """Publish a new trigger set (the built-in default triggers are version 1); the next evaluation uses it."""
         return triggers.publish(g.actor, data["data"], data["note"])
 
 

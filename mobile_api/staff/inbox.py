@@ -1,4 +1,7 @@
-"""/staff/inbox: everything awaiting me (SPEC.md §1 routing), overdue first."""
+"""/staff/inbox: everything awaiting me, overdue first.
+
+Items are routed by role and office: docs/warnings-and-suggestions.md#inbox-routing.
+"""
 
 from __future__ import annotations
 

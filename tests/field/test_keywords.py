@@ -1,4 +1,7 @@
-"""Keyword classification (SPEC.md §4): real-looking sentences, negation, longer words, dictionary versions."""
+"""Keyword classification: real-looking sentences, negation, longer words, dictionary versions.
+
+Rules: docs/field-reports.md#keyword-classification.
+"""
 
 from __future__ import annotations
 

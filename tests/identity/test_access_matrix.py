@@ -1,4 +1,4 @@
-"""Access matrix: every registered endpoint × every role × own / foreign object (SPEC.md §1).
+"""Access matrix: every registered endpoint × every role × own / foreign object (docs/roles.md#permissions-by-action).
 
 The table below is the specification: per (method, rule) the outcome for each role. A new endpoint
 without an entry fails ``test_table_covers_every_endpoint``; the walk checks that the running app does

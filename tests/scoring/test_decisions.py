@@ -1,4 +1,7 @@
-"""Staff decisions over HTTP: appeals, merit applications, manual adjustments, employment, release (SPEC.md §1)."""
+"""Staff decisions over HTTP: appeals, merit applications, manual adjustments, employment, release.
+
+Rules: docs/roles.md#who-decides-what.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Suggestions (SPEC.md §7): each default trigger fired by a fixture and not by a near miss; no duplicates."""
+"""Suggestions: each default trigger fired by a fixture and not by a near miss; no duplicates.
+
+Rules: docs/warnings-and-suggestions.md#default-triggers.
+"""
 
 from __future__ import annotations
 

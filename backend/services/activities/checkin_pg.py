@@ -1,7 +1,7 @@
 """The check-in create on PostgreSQL: the generic path's reads and writes in three statements.
 
 Check-ins are the subjects' app's daily write, and most of them arrive in the hour before a period's due
-time (SPEC.md §3). On SQLite, and inside a caller's transaction (a leave's return report),
+time (docs/checkins.md#check-in-time). On SQLite, and inside a caller's transaction (a leave's return report),
 ``checkins._create`` runs its statements one by one through SQLAlchemy. On PostgreSQL, when the create is
 its own transaction, it runs three statements on the session's own psycopg connection instead. On this
 workplace's machines every round trip and every ORM execute costs the server a tenth of a millisecond

@@ -1,12 +1,12 @@
 """Check-ins (报到打卡): create with a selfie and GPS; placed in a period by a job once the photo has its verdict.
 
-The request records the check-in, its place (inside the permitted area or not) and attaches the photo
-with its claim; the placement — period, on time / late / extra, CHECKIN_ONTIME or CHECKIN_LATE, the score,
-the GEOFENCE warning — follows after commit in the ``place_checkin`` outbox job (SPEC.md §8), queued when
-the photo's verdict is known. State machine ``checkin``: pending → counted (on time, late or extra) |
+The request records the check-in, its place (inside the permitted area or not) and attaches the photo with
+its claim; the placement — period, on time / late / extra, CHECKIN_ONTIME or CHECKIN_LATE, the score, the
+GEOFENCE warning — follows after commit in the ``place_checkin`` outbox job (docs/schedules.md#outbox-jobs),
+queued when the photo's verdict is known. State machine ``checkin``: pending → counted (on time, late or extra) |
 invalid (the photo was rejected). Guarantees: one check-in per (subject, client id), so a phone's retry
 never counts twice; a placement runs once, under a lock on the subject row, so two check-ins never take
-the same period; a period that already has CHECKIN_MISSED is never also late (SPEC.md §2).
+the same period; a period that already has CHECKIN_MISSED is never also late (docs/checkins.md#placement).
 """
 
 from __future__ import annotations

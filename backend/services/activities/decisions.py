@@ -2,7 +2,7 @@
 
 Each decision runs in one transaction with the request row locked: the state machine of
 ``activities.requests`` is enforced (illegal → 409), the decider must be the role the request is routed to
-(SPEC.md §1), the limits are checked again at approval (another leave may have been approved meanwhile),
+(docs/requests.md#decisions), the limits are checked again at approval (another leave may have been approved meanwhile),
 the decision is audited and the subject notified. Repeating the decision the request already carries
 returns it unchanged (200).
 """

@@ -1,4 +1,6 @@
-"""Education (修心教育 / 阳光教育, SPEC.md §3): online sessions timed by server heartbeats, offline ones verified.
+"""Education (修心教育 / 阳光教育): online sessions timed by server heartbeats, offline ones verified.
+
+Rules: docs/education-and-service.md.
 
 Online minutes come only from heartbeats the server receives (every 60 s): the time between two
 heartbeats counts when it is at most 120 s, otherwise the clock stopped in between, so a session never

@@ -1,4 +1,6 @@
-"""Geofence (SPEC.md §3): is a check-in inside the permitted area, and the officer's confirmation of a breach.
+"""Geofence: is a check-in inside the permitted area, and the officer's confirmation of a breach.
+
+Rules: docs/checkins.md#geofence.
 
 The permitted area is the subject's district (org-unit data: a polygon, or a centre and radius, with
 [lon, lat] coordinates) or the destination of an approved leave in force (its area, or its destination

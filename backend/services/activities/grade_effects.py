@@ -1,4 +1,4 @@
-"""What a subject's grade changes in daily life: the check-in interval and the leave channels (SPEC.md §2).
+"""What a subject's grade changes in daily life: the check-in interval and the leave channels (docs/score.md#benefits).
 
 Only the *effective* grade counts (the scoring package's ``effective_grade_of``: none while the public
 base is pending). Benefits are rule-set data: ``flexible_supervision`` loosens the check-in interval one

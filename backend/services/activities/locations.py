@@ -1,4 +1,6 @@
-"""Location history (SPEC.md §3, §8): the GPS points of a subject's check-ins and uploads, for staff only.
+"""Location history: the GPS points of a subject's check-ins and uploads, for staff only.
+
+Rules: docs/audit-and-privacy.md#location-history.
 
 Every read needs a purpose and is audited (who, whose, which dates, how many points). Grid workers never
 get it (no policy entry for them), and nothing else counts as a location: no tracking, no other source.

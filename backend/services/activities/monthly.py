@@ -1,4 +1,6 @@
-"""The education schedules: the monthly evaluation on the 1st and the reminder on the 20th (SPEC.md §3).
+"""The education schedules: the monthly evaluation on the 1st and the reminder on the 20th.
+
+Rules: docs/education-and-service.md#monthly-evaluation.
 
 Monthly: for every subject in correction during the month before, EDU_MONTH_MET or EDU_MONTH_MISSED, and
 EDU_EXTRA_HOUR for the minutes beyond the requirement (the ledger grants whole hours under its cap).

@@ -1,4 +1,4 @@
-"""Check-in periods, due times and on-time / late / missed (SPEC.md §3), computed here and nowhere else.
+"""Check-in periods, due times and on-time / late / missed (docs/checkins.md#periods), computed here and nowhere else.
 
 Periods are anchored at the enrolment (start) date; their length follows the supervision level (strict 1,
 normal 3, lenient 7 days), one step looser for a grade with the ``flexible_supervision`` benefit (green)

@@ -1,4 +1,6 @@
-"""The defaults of SPEC.md §1 and §3 as policy: versioned and audited with the rule set, changeable at run time.
+"""The activity rules as policy: versioned and audited with the rule set, changeable at run time.
+
+Rules: docs/score.md#activity-policy (check-in intervals, leave limits, decision due times, education hours).
 
 An administrator changes them by publishing a rule set (``/admin/rule-sets``, versioned and audited by the
 Scoring feature) with an ``activities`` section, for example::

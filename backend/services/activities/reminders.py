@@ -1,4 +1,6 @@
-"""End-date reminders (SPEC.md §6): the officer hears 30 and 7 days before a subject's correction ends.
+"""End-date reminders: the officer hears 30 and 7 days before a subject's correction ends.
+
+Rules: docs/warnings-and-suggestions.md#end-date-reminders.
 
 Each threshold covers a band of days left (30: 8–30 days, 7: 0–7 days), so a run that was missed, or a
 subject enrolled or given a new end date inside a band, still gets its reminder. A reminder is recorded

@@ -9,10 +9,11 @@ State machine ``subject_request`` (every decision is audited and notified):
     approved ──return report──▶ returned;  approved ──no return by end + 24 h──▶ overdue ──return──▶ returned
     approved (residence change) ──transfer──▶ completed
 
-Routing and due times follow SPEC.md §1 (``access.DECISIONS``): a leave of up to 7 days, a visitor meeting:
-the officer, due in 3 days (1 day for the fast track of a blue grade); a longer leave, a residence change,
-a restricted place: the officer recommends, the bureau decides. A green grade's business leave of up to
-7 days is approved at submission (audited, the officer notified, revocable before it starts).
+Routing and due times follow docs/requests.md#routing-and-due-times (``access.DECISIONS``): a leave of up to
+7 days, a visitor meeting: the officer, due in 3 days (1 day for the fast track of a blue grade); a longer
+leave, a residence change, a restricted place: the officer recommends, the bureau decides. A green grade's
+business leave of up to 7 days is approved at submission (audited, the officer notified, revocable before it
+starts).
 """
 
 from __future__ import annotations
@@ -95,7 +96,10 @@ def effective_end(r: SubjectRequest) -> date:
 
 
 def check_leave_limits(session: Session, r: SubjectRequest, *, for_approval: bool = False) -> None:
-    """LEAVE_TOO_LONG, LEAVE_OVERLAP with another approved leave, LEAVE_YEAR_LIMIT (SPEC.md §3; policy limits)."""
+    """LEAVE_TOO_LONG, LEAVE_OVERLAP with another approved leave, LEAVE_YEAR_LIMIT.
+
+    Rules: docs/requests.md#dates-and-limits.
+    """
     p = activity_policy.policy(session)
     if r.days > p.leave_max_days:
         raise DomainError("LEAVE_TOO_LONG", {"end_date": [f"at most {p.leave_max_days} days, got {r.days}"]})

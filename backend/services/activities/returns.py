@@ -1,4 +1,4 @@
-"""Return reports (销假) and the nightly overdue-return job (SPEC.md §3).
+"""Return reports (销假) and the nightly overdue-return job (docs/requests.md#return-report).
 
 A return report is a check-in at home (inside the subject's own district, leave destinations excluded),
 due by the end of the leave's last day: on time → LEAVE_RETURN_ONTIME. A leave still without one at the

@@ -1,4 +1,6 @@
-"""Community service (公益活动, SPEC.md §3): reports with photos, verified by an officer → SERVICE_HOUR.
+"""Community service (公益活动): reports with photos, verified by an officer → SERVICE_HOUR.
+
+Rules: docs/education-and-service.md#community-service.
 
 A subject reports their own service (an organisation or a witness is required); a grid worker reports
 service observed in the field, which counts as witnessed (by them) and still needs the officer. State

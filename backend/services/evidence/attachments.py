@@ -1,4 +1,4 @@
-"""Attaching an upload to its record, with the claim checks (SPEC.md §5.2), and the review it may need.
+"""Attaching an upload to its record, with the claim checks (docs/photos.md#claim-checks), and the review it may need.
 
 Later features (check-in, reports, requests, appeals, face references) call ``attach`` inside their own
 create transaction. An upload attaches once. If its checks are still running, the claim is stored and

@@ -1,4 +1,4 @@
-"""The face check of check-in selfies: an attachment check of the photo evidence pipeline (SPEC.md §5.2).
+"""The face check of check-in selfies: an attachment check of the photo evidence pipeline (docs/photos.md#face-check).
 
 When the selfie attached to a check-in (record type ``checkin``) has passed the intrinsic checks, the
 ``on_verdict`` hook queues one ``check_face`` job (outbox, so it is never lost). The job finds the

@@ -1,4 +1,6 @@
-"""Face references of a subject (SPEC.md §8 face data): enrolment, listing, deletion, and deletion at release.
+"""Face references of a subject: enrolment, listing, deletion, and deletion at release.
+
+Rules: docs/audit-and-privacy.md#face-data.
 
 Guarantees: a reference holds exactly one face of usable size, found in a staff upload of purpose
 ``enrolment`` or in a check-in selfie an officer cleared; its descriptor is stored encrypted with

@@ -3,8 +3,8 @@
 S3 signs its own links. The local folder has none, so this server signs a token naming the object, its
 type and an expiry, and serves it at ``/api/v1/files/<token>``. Originals are only ever linked for staff,
 with a purpose, and every such link is audited; derivatives (metadata stripped) go to whoever may see the
-upload. GPS is location history (SPEC.md §8): staff see an upload's coordinates only with a purpose,
-audited; the uploader always sees their own.
+upload. GPS is location history (docs/audit-and-privacy.md#sensitive-reads-and-purposes): staff see an
+upload's coordinates only with a purpose, audited; the uploader always sees their own.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""An officer's review of suspect evidence: confirm fraud or clear it, with a note (SPEC.md §5.3, §1).
+"""An officer's review of suspect evidence: confirm fraud or clear it, with a note.
+
+Rules: docs/photos.md#review-of-suspect-photos.
 
 Guarantees: one transaction records the decision, handles the upload's ``EVIDENCE_SUSPECT`` warning,
 writes the audit row and runs the ``on_confirmed`` hooks (Scoring emits EVIDENCE_FRAUD there), so the

@@ -46,7 +46,7 @@ UPLOAD_STATES = StateMachine(
 )
 CHECKED = ("accepted", "suspect", "rejected")
 
-#: who may upload evidence for what (SPEC.md §3–§6)
+#: who may upload evidence for what (docs/photos.md#who-may-upload-what)
 PURPOSES_BY_ROLE = {
     "subject": frozenset({"checkin", "service", "education", "merit", "appeal"}),
     "grid_worker": frozenset({"field", "service"}),

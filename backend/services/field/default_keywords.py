@@ -1,4 +1,4 @@
-"""The default keyword dictionary v1 (SPEC.md §4, seed 001 富春微矫正): policy data an admin republishes.
+"""The default keyword dictionary v1 (docs/field-reports.md#default-dictionary): policy data an admin republishes.
 
 Polarity: ``negative`` goes to the officer for review, ``positive`` earns GRID_POSITIVE, ``need`` feeds the
 suggestion engine (employment help, counselling), ``ignore`` marks a longer phrase that contains a keyword

@@ -1,4 +1,6 @@
-"""Keyword classification of field-report text (SPEC.md §4): an Aho-Corasick automaton over the dictionary.
+"""Keyword classification of field-report text: an Aho-Corasick automaton over the dictionary.
+
+Rules: docs/field-reports.md#keyword-classification.
 
 The dictionary is versioned data (``keyword_dictionaries``; the highest version is in force, v1 is the
 default of ``field.default_keywords``), published by an admin and audited. Each process builds one automaton per

@@ -1,4 +1,4 @@
-"""Grid field reports (网格员信息报送, SPEC.md §4): create with photos, classify, score, warn; read and list.
+"""Grid field reports (网格员信息报送, docs/field-reports.md): create with photos, classify, score, warn; read and list.
 
 Guarantees of ``create`` (one transaction): the subject is in the grid worker's own grids (404 otherwise);
 the photos are attached through the evidence pipeline with the report's claim (time and place), so a

@@ -1,4 +1,4 @@
-"""The officer's review of negative field reports (SPEC.md §1: confirm → GRID_NEGATIVE, or dismiss).
+"""The officer's review of negative field reports (docs/field-reports.md#review: confirm → GRID_NEGATIVE, or dismiss).
 
 ``review``: the officer of the subject's office confirms (GRID_NEGATIVE, with their name) or dismisses;
 the same decision again returns the report (200), another one is 409. When the last pending report of a

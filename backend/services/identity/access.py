@@ -17,7 +17,7 @@ from backend.services.core.actors import Actor
 ALL = frozenset({"subject", "grid_worker", "officer", "bureau", "admin"})
 STAFF = frozenset({"officer", "bureau"})
 
-#: role × action (SPEC.md §1). Feature modules add their actions with ``allow``.
+#: role × action (docs/roles.md#permissions-by-action). Feature modules add their actions with ``allow``.
 POLICY: dict[str, frozenset[str]] = {
     "self.read": ALL,
     "self.password": ALL,
@@ -35,7 +35,8 @@ POLICY: dict[str, frozenset[str]] = {
     "admin.audit": frozenset({"admin"}),
 }
 
-#: who decides what (SPEC.md §1): item kind → the role at each stage, in order. Feature issues route by it.
+#: who decides what (docs/roles.md#who-decides-what): item kind → the role at each stage, in order. Feature issues
+#: route by it.
 DECISIONS: dict[str, tuple[str, ...]] = {
     "leave_short": ("officer",),  # up to 7 days
     "leave_long": ("officer", "bureau"),  # officer recommends, bureau decides

@@ -1,4 +1,6 @@
-"""The staff dashboard (驾驶舱, SPEC.md §6): aggregate queries only, over the caller's jurisdiction.
+"""The staff dashboard (驾驶舱): aggregate queries only, over the caller's jurisdiction.
+
+Rules: docs/warnings-and-suggestions.md#dashboard.
 
 Population: subjects in correction in the caller's jurisdiction (optionally one office). Grades are the
 effective ones: a subject whose public base is still pending is counted as ``base_pending``, one without

@@ -1,11 +1,14 @@
-"""The staff inbox (SPEC.md §1, §6): one list of every work item awaiting the caller, overdue first.
+"""The staff inbox: one list of every work item awaiting the caller, overdue first.
+
+Rules: docs/warnings-and-suggestions.md#staff-inbox.
 
 The inbox is a UNION ALL of per-kind providers, so each feature adds its items without touching this
 module: ``@provider(kind, path)`` (in ``oversight.providers``) registers a function ``fn(actor) -> Select``
 returning the columns of ``COLUMNS`` for the kind's open items (the actor lets a provider drop items the
 caller may not decide, such as an appeal against the caller's own confirmation; None means every item, for
 the dashboard).
-Routing is applied here, once, from each item's ``decider_role`` and office (SPEC.md §1):
+Routing is applied here, once, from each item's ``decider_role`` and office
+(docs/warnings-and-suggestions.md#inbox-routing):
 
 - an officer sees the items decided by an officer in the offices assigned to them;
 - a bureau user sees the items routed to the bureau in their district, plus every overdue item of the

@@ -36,7 +36,8 @@ OUTCOMES = ("confirmed", "dismissed", "resolved")
 TZ = ZoneInfo("Asia/Shanghai")
 #: outcomes other features write when they handle a warning themselves (the upload review's "cleared")
 _SAME = {"cleared": "dismissed"}
-#: the kinds features raise (SPEC.md §6); a kind is free text, these are documented and filterable
+#: the kinds features raise (docs/warnings-and-suggestions.md#warning-kinds); a kind is free text, these are
+#: documented and filterable
 KINDS = (
     "CHECKIN_MISSED",
     "GEOFENCE",

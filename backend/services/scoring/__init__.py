@@ -1,4 +1,4 @@
-"""The credit correction score (信用矫正分, SPEC.md §2): rule sets, the ledger, scores, history and decisions.
+"""The credit correction score (信用矫正分, docs/score.md): rule sets, the ledger, scores, history and decisions.
 
 Other features use ``emit_event`` (the ledger's one entry point), ``effective_grade_of`` (the grade that
 has effects, None while the public base is pending) and ``GRADE_LISTENERS`` (grade change publication).

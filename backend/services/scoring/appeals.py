@@ -1,4 +1,4 @@
-"""我要申诉: a subject appeals one event; someone other than its confirmer decides (SPEC.md §1).
+"""我要申诉: a subject appeals one event; someone other than its confirmer decides (docs/score.md#appeals).
 
 Routing: an automatic event (nobody confirmed it, e.g. a missed check-in) goes to the office's officers;
 a confirmed one to the office's *other* officers, else to the bureau. Upholding revokes the event and

@@ -1,4 +1,4 @@
-"""The default rule set v1 (SPEC.md §2, seeds 000 and 004): every number here is policy an admin can republish."""
+"""The default rule set v1 (docs/score.md#default-rules): every number here is policy an admin can republish."""
 
 from __future__ import annotations
 

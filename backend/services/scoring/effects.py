@@ -1,7 +1,7 @@
 """Grade change effects: published to other features through the outbox; a fall to red raises SCORE_RED.
 
-The grade that has effects is the *effective* grade: none while the public base is pending (SPEC.md §2),
-so a provisional score never restricts nor grants anything.
+The grade that has effects is the *effective* grade: none while the public base is pending
+(docs/score.md#effective-grade), so a provisional score never restricts nor grants anything.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""The education trigger's evaluator: this month's counted minutes against the requirement (SPEC.md §7).
+"""The education trigger's evaluator: this month's counted minutes against the requirement.
+
+Rules: docs/warnings-and-suggestions.md#default-triggers.
 
 Minutes are counted by the education feature's own rules (``activities.education``: overlaps once, 4 h a
 day, verified offline sessions only), so the number is the one the subject sees; one query for a chunk

@@ -1,4 +1,6 @@
-"""Precision-correction suggestions (精准矫正建议, SPEC.md §7): the engine, its jobs, and the officer's actions.
+"""Precision-correction suggestions (精准矫正建议): the engine, its jobs, and the officer's actions.
+
+Rules: docs/warnings-and-suggestions.md#suggestions.
 
 ``evaluate`` runs every enabled trigger of the version in force as one set-based query over all subjects
 (or a few, after a high-severity signal) and inserts the suggestions in batches with ON CONFLICT DO

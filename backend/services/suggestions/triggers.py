@@ -1,4 +1,6 @@
-"""Suggestion triggers as versioned data (SPEC.md §7 defaults): validation, publication, the version in force.
+"""Suggestion triggers as versioned data: validation, publication, the version in force.
+
+Rules: docs/warnings-and-suggestions.md#default-triggers.
 
 A trigger names an evaluator ``kind`` (code: the set-based query in ``suggestions.signals``) and its data:
 category, priority, title, parameters, how long a closed suggestion keeps the trigger quiet (cooldown) and
