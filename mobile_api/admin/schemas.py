@@ -1,5 +1,4 @@
-"""Bodies of administration: org units, users, audit, rule sets, credit-base imports, keyword and trigger
-versions."""
+"""Bodies of administration: org units, users, audit, rule sets, credit-base imports, keyword and trigger versions."""
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 

@@ -1,29 +1,24 @@
-"""Records that more than one app shows: requests, education, service reports, the score and its
-events and history, appeals, merit applications, field reports."""
-
-from datetime import date
+"""Records that more than one app shows: requests, education, service, the score, appeals, merits, field reports."""
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from backend.models.field import FieldReport
 from backend.models.request import REQUEST_TYPES
 from backend.models.scoring import EVENT_STATUSES
-from mobile_api.http.fields import DateRange, DateRangeArgs, Time, id_field
+from mobile_api.http.fields import (
+    CLIENT_ID_LENGTH,
+    DATES,
+    NAME_LENGTH,
+    DateRange,
+    DateRangeArgs,
+    Time,
+    id_field,
+    latitude,
+    longitude,
+)
 from mobile_api.http.pagination import PageArgs
 
-#: dates a client may ask about or claim (beyond them, time arithmetic would leave the calendar)
-_DATES = validate.Range(min=date(1950, 1, 1), max=date(2100, 12, 31))
 _FIELD_REPORT_COLUMNS = [c.key for c in FieldReport.__table__.columns]
-_CLIENT_ID = validate.Length(min=1, max=128)
-_NAME = validate.Length(min=1, max=200)
-
-
-def _lat(**kw) -> fields.Float:
-    return fields.Float(validate=validate.Range(min=-90, max=90), allow_nan=False, **kw)
-
-
-def _lon(**kw) -> fields.Float:
-    return fields.Float(validate=validate.Range(min=-180, max=180), allow_nan=False, **kw)
 
 
 class DimensionOut(Schema):
@@ -107,13 +102,13 @@ class EventOut(Schema):
 class EventQuery(PageArgs):
     status = fields.String(load_default=None, validate=validate.OneOf(EVENT_STATUSES))
     rule_code = fields.String(load_default=None, validate=validate.Length(max=40))
-    date_from = fields.Date(load_default=None, validate=_DATES)
-    date_to = fields.Date(load_default=None, validate=_DATES)
+    date_from = fields.Date(load_default=None, validate=DATES)
+    date_to = fields.Date(load_default=None, validate=DATES)
 
 
 class HistoryQuery(Schema):
-    date_from = fields.Date(load_default=None, validate=_DATES)
-    date_to = fields.Date(load_default=None, validate=_DATES)
+    date_from = fields.Date(load_default=None, validate=DATES)
+    date_to = fields.Date(load_default=None, validate=DATES)
 
     @validates_schema
     def _range(self, data, **_):
@@ -250,13 +245,13 @@ class EducationOut(Schema):
 
 
 class ServiceIn(Schema):
-    client_id = fields.String(load_default=None, validate=_CLIENT_ID)
+    client_id = fields.String(load_default=None, validate=CLIENT_ID_LENGTH)
     activity_type = fields.String(required=True, validate=validate.Length(min=1, max=40))
     started_at = fields.AwareDateTime(required=True)
     ended_at = fields.AwareDateTime(required=True)
-    place = fields.String(required=True, validate=_NAME)
-    latitude = _lat(load_default=None)
-    longitude = _lon(load_default=None)
+    place = fields.String(required=True, validate=NAME_LENGTH)
+    latitude = latitude(load_default=None)
+    longitude = longitude(load_default=None)
     organisation = fields.String(load_default=None, validate=validate.Length(max=200))
     witness_name = fields.String(load_default=None, validate=validate.Length(max=100))
     witness_phone = fields.String(load_default=None, validate=validate.Length(max=20))

@@ -1,6 +1,6 @@
-"""Field types shared by the schemas: bounded ids, UTC times, date ranges."""
+"""Field types shared by the schemas: bounded ids, texts and coordinates, UTC times, date ranges."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
@@ -8,11 +8,21 @@ from mobile_api.http.pagination import PageArgs
 
 #: the largest id a 32-bit INTEGER column holds; larger numbers would crash the database driver
 MAX_ID = 2**31 - 1
+#: dates a client may ask about or claim (beyond them, time arithmetic would leave the calendar)
+DATES = validate.Range(min=date(1950, 1, 1), max=date(2100, 12, 31))
+TEXT_LENGTH = validate.Length(min=1, max=1000)
+NAME_LENGTH = validate.Length(min=1, max=200)
+CLIENT_ID_LENGTH = validate.Length(min=1, max=128)
+OPTIONAL_NOTE = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
 
 
 def id_field(*, strict: bool = True, **kwargs) -> fields.Integer:
     """A positive database id (strict in JSON bodies; query strings arrive as text, so pass strict=False)."""
     return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+#: up to 9 photos' upload ids
+UPLOAD_IDS = fields.List(id_field(), load_default=list, validate=validate.Length(max=9))
 
 
 class Time(fields.DateTime):
@@ -22,6 +32,14 @@ class Time(fields.DateTime):
         if isinstance(value, datetime) and value.tzinfo is not None:
             value = value.astimezone(UTC)
         return super()._serialize(value, attr, obj, **kwargs)
+
+
+def latitude(**kw) -> fields.Float:
+    return fields.Float(validate=validate.Range(min=-90, max=90), allow_nan=False, **kw)
+
+
+def longitude(**kw) -> fields.Float:
+    return fields.Float(validate=validate.Range(min=-180, max=180), allow_nan=False, **kw)
 
 
 class DateRangeArgs(PageArgs):

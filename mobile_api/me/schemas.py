@@ -1,43 +1,37 @@
 """Bodies of the subject's app: check-ins and their schedule, requests, education, service, sync, appeals."""
 
-from datetime import date
-
 from marshmallow import Schema, fields, validate
 
 from backend.models.education import MODES
 from backend.models.request import REQUEST_TYPES
-from mobile_api.http.fields import DateRangeArgs, Time, id_field
+from mobile_api.http.fields import (
+    CLIENT_ID_LENGTH,
+    DATES,
+    NAME_LENGTH,
+    TEXT_LENGTH,
+    UPLOAD_IDS,
+    DateRangeArgs,
+    Time,
+    id_field,
+    latitude,
+    longitude,
+)
 from mobile_api.http.pagination import PageArgs
-
-#: dates a client may ask about or claim (beyond them, time arithmetic would leave the calendar)
-_DATES = validate.Range(min=date(1950, 1, 1), max=date(2100, 12, 31))
-_TEXT = validate.Length(min=1, max=1000)
-_UPLOADS = fields.List(id_field(), load_default=list, validate=validate.Length(max=9))
-_CLIENT_ID = validate.Length(min=1, max=128)
-_NAME = validate.Length(min=1, max=200)
-
-
-def _lat(**kw) -> fields.Float:
-    return fields.Float(validate=validate.Range(min=-90, max=90), allow_nan=False, **kw)
-
-
-def _lon(**kw) -> fields.Float:
-    return fields.Float(validate=validate.Range(min=-180, max=180), allow_nan=False, **kw)
 
 
 class AppealIn(Schema):
     client_id = fields.String(load_default=None, validate=validate.Length(max=128))
     event_id = id_field(required=True)
-    reason = fields.String(required=True, validate=_TEXT)
-    upload_ids = _UPLOADS
+    reason = fields.String(required=True, validate=TEXT_LENGTH)
+    upload_ids = UPLOAD_IDS
 
 
 class MeritIn(Schema):
     client_id = fields.String(load_default=None, validate=validate.Length(max=128))
     merit_type = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    description = fields.String(required=True, validate=_TEXT)
-    occurred_on = fields.Date(required=True, validate=_DATES)
-    upload_ids = _UPLOADS
+    description = fields.String(required=True, validate=TEXT_LENGTH)
+    occurred_on = fields.Date(required=True, validate=DATES)
+    upload_ids = UPLOAD_IDS
 
 
 class MeritTypeOut(Schema):
@@ -49,9 +43,9 @@ class MeritTypeOut(Schema):
 
 
 class CheckInIn(Schema):
-    client_id = fields.String(required=True, validate=_CLIENT_ID)
-    latitude = _lat(required=True)
-    longitude = _lon(required=True)
+    client_id = fields.String(required=True, validate=CLIENT_ID_LENGTH)
+    latitude = latitude(required=True)
+    longitude = longitude(required=True)
     accuracy_m = fields.Float(required=True, validate=validate.Range(min=0, max=100_000), allow_nan=False)
     captured_at = fields.AwareDateTime(required=True)
     upload_id = id_field(required=True)
@@ -112,10 +106,10 @@ class ScheduleOut(Schema):
 
 
 class RequestIn(Schema):
-    client_id = fields.String(load_default=None, validate=_CLIENT_ID)
+    client_id = fields.String(load_default=None, validate=CLIENT_ID_LENGTH)
     type = fields.String(required=True, validate=validate.OneOf(REQUEST_TYPES))
-    destination = fields.String(required=True, validate=_NAME)
-    reason = fields.String(required=True, validate=_TEXT)
+    destination = fields.String(required=True, validate=NAME_LENGTH)
+    reason = fields.String(required=True, validate=TEXT_LENGTH)
     business = fields.Boolean(load_default=False, metadata={"description": "生产经营 (business) purpose"})
     start_date = fields.Date(required=True)
     end_date = fields.Date(required=True)
@@ -127,16 +121,16 @@ class RequestIn(Schema):
 
 
 class EducationIn(Schema):
-    client_id = fields.String(load_default=None, validate=_CLIENT_ID)
+    client_id = fields.String(load_default=None, validate=CLIENT_ID_LENGTH)
     mode = fields.String(required=True, validate=validate.OneOf(MODES))
-    course = fields.String(required=True, validate=_NAME)
+    course = fields.String(required=True, validate=NAME_LENGTH)
     started_at = fields.AwareDateTime(load_default=None)
     ended_at = fields.AwareDateTime(load_default=None)
     minutes = fields.Integer(load_default=None, validate=validate.Range(min=1, max=1440))
     upload_id = id_field(load_default=None)
     quiz_score = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100))
-    latitude = _lat(load_default=None)
-    longitude = _lon(load_default=None)
+    latitude = latitude(load_default=None)
+    longitude = longitude(load_default=None)
 
 
 class HeartbeatIn(Schema):

@@ -1,7 +1,4 @@
-"""Bodies of the staff app's records and decisions: subjects, faces, requests, verifications, scores,
-uploads."""
-
-from datetime import date
+"""Bodies of the staff app's records and decisions: subjects, faces, requests, verifications, scores, uploads."""
 
 from marshmallow import Schema, fields, validate
 
@@ -10,14 +7,8 @@ from backend.models.scoring import DIMENSIONS
 from backend.models.subject import CORRECTION_TYPES, GENDERS, RISK_LEVELS, SUPERVISION_LEVELS
 from mobile_api.common.records import RequestQuery
 from mobile_api.common.schemas import SubjectOut
-from mobile_api.http.fields import Time, id_field
+from mobile_api.http.fields import DATES, OPTIONAL_NOTE, TEXT_LENGTH, UPLOAD_IDS, Time, id_field
 from mobile_api.http.pagination import PageArgs
-
-#: dates a client may ask about or claim (beyond them, time arithmetic would leave the calendar)
-_DATES = validate.Range(min=date(1950, 1, 1), max=date(2100, 12, 31))
-_TEXT = validate.Length(min=1, max=1000)
-_UPLOADS = fields.List(id_field(), load_default=list, validate=validate.Length(max=9))
-_NOTE = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
 
 
 class ReviewIn(Schema):
@@ -50,7 +41,7 @@ class AdjustmentIn(Schema):
     dimension = fields.String(required=True, validate=validate.OneOf(DIMENSIONS))
     points = fields.Integer(required=True, strict=True, validate=validate.Range(min=-100, max=100))
     expires_in_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1, max=3650))
-    reason = fields.String(required=True, validate=_TEXT)
+    reason = fields.String(required=True, validate=TEXT_LENGTH)
 
 
 class AdjustmentOut(Schema):
@@ -73,9 +64,9 @@ class EmploymentIn(Schema):
     client_id = fields.String(load_default=None, validate=validate.Length(max=128))
     kind = fields.String(required=True, validate=validate.OneOf(["job", "study"]))
     organisation = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    started_on = fields.Date(required=True, validate=_DATES)
+    started_on = fields.Date(required=True, validate=DATES)
     note = fields.String(load_default=None, validate=validate.Length(max=1000))
-    upload_ids = _UPLOADS
+    upload_ids = UPLOAD_IDS
 
 
 class EmploymentOut(Schema):
@@ -111,7 +102,7 @@ class StaffRequestQuery(RequestQuery):
 
 class DecisionIn(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(("approve", "reject", "recommend", "revoke")))
-    note = _NOTE
+    note = OPTIONAL_NOTE
 
 
 class TransferIn(Schema):
@@ -123,12 +114,12 @@ class TransferIn(Schema):
 
 class EducationVerificationIn(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(("confirm", "reject")))
-    note = _NOTE
+    note = OPTIONAL_NOTE
 
 
 class ServiceVerificationIn(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(("verify", "reject")))
-    note = _NOTE
+    note = OPTIONAL_NOTE
 
 
 class LocationQuery(PageArgs):
