@@ -76,3 +76,12 @@ def test_error_codes_document_matches_the_catalogue(app):
     from backend.errors import catalogue_markdown
 
     assert (ROOT / "docs" / "error-codes.md").read_text() == catalogue_markdown()
+
+
+def test_every_path_the_readme_points_at_exists():
+    """The README's layout and "Where things live" tables name files and folders that exist."""
+    readme = (ROOT / "README.md").read_text()
+    named = set(re.findall(r"`((?:backend|mobile_api|workers|media|docs|tests|bench|migrations)/[\w./-]*)`", readme))
+    missing = sorted(p for p in named if not (ROOT / p.rstrip("/")).exists())
+    assert len(named) > 20
+    assert missing == []
