@@ -3,12 +3,10 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from backend.models.org import LEVELS
-from mobile_api.http.fields import id_field
+from backend.models.user import ROLES
+from backend.services.core import areas
+from mobile_api.http.fields import Name, id_field
 from mobile_api.http.pagination import PageArgs
-
-
-def _lonlat(p) -> bool:
-    return isinstance(p, list | tuple) and len(p) == 2 and -180 <= float(p[0]) <= 180 and -90 <= float(p[1]) <= 90
 
 
 class RuleSetIn(Schema):
@@ -82,32 +80,19 @@ class ClassifyIn(Schema):
 
 
 class AreaField(fields.Dict):
-    """A district's permitted area: a polygon of [lon, lat] points, or a centre and a radius."""
+    """A district's permitted area as GeoJSON geometry (RFC 7946): a Polygon, a MultiPolygon, or a circle
+    written as a Point with a ``radius_m`` member (docs/checkins.md#geofence)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         area = super()._deserialize(value, attr, data, **kwargs)
-        kind = area.get("type")
-        try:
-            if kind == "polygon":
-                pts = area["coordinates"]
-                if len(pts) < 3 or not all(_lonlat(p) for p in pts):
-                    raise ValueError
-            elif kind == "circle":
-                if not _lonlat(area["center"]) or not 0 < float(area["radius_m"]) <= 500_000:
-                    raise ValueError
-            else:
-                raise ValueError
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValidationError(
-                'expected {"type": "polygon", "coordinates": [[lon, lat], ...]} or '
-                '{"type": "circle", "center": [lon, lat], "radius_m": n}'
-            ) from exc
+        if (problem := areas.problem(area)) is not None:
+            raise ValidationError(problem)
         return area
 
 
 class OrgUnitIn(Schema):
     level = fields.String(required=True, validate=validate.OneOf(LEVELS))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = Name(required=True, validate=validate.Length(min=1, max=100))
     code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,40}$"))
     parent_id = id_field(load_default=None)
     area = AreaField(load_default=None)
@@ -120,7 +105,12 @@ class OrgUnitOut(Schema):
     name = fields.String()
     code = fields.String()
     path = fields.String()
-    area = fields.Dict(allow_none=True)
+    area = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": 'GeoJSON geometry: a Polygon, or {"type": "Point", "coordinates": [lon, lat], "radius_m": n}'
+        },
+    )
 
 
 class OrgUnitQuery(Schema):
@@ -131,7 +121,7 @@ class UserIn(Schema):
     username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$"))
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128))
     role = fields.String(required=True, validate=validate.OneOf(["grid_worker", "officer", "bureau", "admin"]))
-    display_name = fields.String(load_default="", validate=validate.Length(max=100))
+    display_name = Name(load_default="", validate=validate.Length(max=100))
     unit_ids = fields.List(id_field(), load_default=list, validate=validate.Length(max=100))
 
 
@@ -151,7 +141,7 @@ class UserPatchIn(Schema):
 
 class UserQuery(PageArgs):
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    role = fields.String(load_default=None)
+    role = fields.String(load_default=None, validate=validate.OneOf(ROLES))
 
 
 class AuditQuery(PageArgs):
@@ -183,8 +173,22 @@ class AuditOut(Schema):
     mac = fields.String()
 
 
+class CheckpointOut(Schema):
+    seq = fields.Integer()
+    last_id = fields.Integer(metadata={"description": "the last audit row the checkpoint anchors"})
+    at = fields.String(metadata={"description": "when the checkpoint was written (UTC, ISO 8601)"})
+
+
 class VerifyOut(Schema):
     ok = fields.Boolean()
     rows = fields.Integer()
     broken_id = fields.Integer(allow_none=True)
     reason = fields.String(allow_none=True)
+    truncated = fields.Boolean(
+        metadata={"description": "the log ends before a row that a checkpoint saw (rows cut off its end)"}
+    )
+    checkpoints = fields.Integer(metadata={"description": "checkpoints read from the photo store"})
+    checkpoint = fields.Nested(CheckpointOut, allow_none=True, metadata={"description": "the newest checkpoint"})
+    unanchored_rows = fields.Integer(
+        allow_none=True, metadata={"description": "rows written after the newest checkpoint (not anchored yet)"}
+    )

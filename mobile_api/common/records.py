@@ -5,6 +5,13 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from backend.models.field import FieldReport
 from backend.models.request import REQUEST_TYPES
 from backend.models.scoring import EVENT_STATUSES
+from backend.services.activities.education import OFFLINE_STATES, ONLINE_STATES
+from backend.services.activities.requests import REQUEST_STATES
+from backend.services.activities.service import SERVICE_STATES
+from backend.services.core.statemachine import StateMachine, describe
+from backend.services.scoring.appeals import APPEAL_STATES
+from backend.services.scoring.ledger import EVENT_STATES
+from backend.services.scoring.merits import MERIT_STATES
 from mobile_api.http.fields import (
     CLIENT_ID_LENGTH,
     DATES,
@@ -93,7 +100,7 @@ class EventOut(Schema):
     source_id = fields.String()
     occurred_at = fields.DateTime()
     expires_at = fields.DateTime(allow_none=True)
-    status = fields.String()
+    status = fields.String(metadata={"description": describe(EVENT_STATES)})
     status_changed_at = fields.DateTime(allow_none=True)
     status_ref = fields.String(allow_none=True)
     created_at = fields.DateTime()
@@ -147,8 +154,17 @@ class HistoryOut(Schema):
     rule_versions = fields.List(fields.Nested(VersionNoteOut))
 
 
-class StatusQuery(PageArgs):
-    status = fields.String(load_default=None, validate=validate.Length(max=16))
+def status_query(machine: StateMachine, name: str) -> type[Schema]:
+    """The query of a list filtered by one status field: its states are the closed set the filter takes."""
+    status = fields.String(
+        load_default=None, validate=validate.OneOf(sorted(machine.states)), metadata={"description": describe(machine)}
+    )
+    return type(name, (PageArgs,), {"status": status, "__doc__": f"a page of {machine.name} records by status"})
+
+
+AppealStatusQuery = status_query(APPEAL_STATES, "AppealStatusQuery")
+MeritStatusQuery = status_query(MERIT_STATES, "MeritStatusQuery")
+ServiceStatusQuery = status_query(SERVICE_STATES, "ServiceStatusQuery")
 
 
 class AppealOut(Schema):
@@ -157,7 +173,7 @@ class AppealOut(Schema):
     event_id = fields.Integer()
     reason = fields.String()
     evidence = fields.List(fields.Integer())
-    status = fields.String()
+    status = fields.String(metadata={"description": describe(APPEAL_STATES)})
     decider_role = fields.String()
     due_at = fields.DateTime()
     decided_by = fields.Integer(allow_none=True)
@@ -174,7 +190,7 @@ class MeritOut(Schema):
     description = fields.String()
     occurred_on = fields.Date()
     evidence = fields.List(fields.Integer())
-    status = fields.String()
+    status = fields.String(metadata={"description": describe(MERIT_STATES)})
     decider_role = fields.String()
     due_at = fields.DateTime()
     decided_by = fields.Integer(allow_none=True)
@@ -208,7 +224,7 @@ class RequestOut(Schema):
     days = fields.Integer()
     counts_toward_limit = fields.Boolean()
     route = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": describe(REQUEST_STATES)})
     decider_role = fields.String(allow_none=True)
     due_at = Time(allow_none=True)
     auto_approved = fields.Boolean()
@@ -221,7 +237,11 @@ class RequestOut(Schema):
 
 
 class RequestQuery(DateRangeArgs):
-    status = fields.String(load_default=None)
+    status = fields.String(
+        load_default=None,
+        validate=validate.OneOf(sorted(REQUEST_STATES.states)),
+        metadata={"description": describe(REQUEST_STATES)},
+    )
     type = fields.String(load_default=None, validate=validate.OneOf(REQUEST_TYPES))
 
 
@@ -230,7 +250,9 @@ class EducationOut(Schema):
     client_id = fields.String(allow_none=True)
     mode = fields.String()
     course = fields.String()
-    status = fields.String()
+    status = fields.String(
+        metadata={"description": describe(ONLINE_STATES) + " (online) " + describe(OFFLINE_STATES) + " (offline)"}
+    )
     started_at = Time()
     ended_at = Time(allow_none=True)
     last_heartbeat_at = Time(allow_none=True)
@@ -273,7 +295,7 @@ class ServiceOut(Schema):
     witness_name = fields.String(allow_none=True)
     minutes = fields.Integer()
     upload_ids = fields.List(fields.Integer())
-    status = fields.String()
+    status = fields.String(metadata={"description": describe(SERVICE_STATES)})
     due_at = Time(allow_none=True)
     verified_at = Time(allow_none=True)
     verification_note = fields.String(allow_none=True)

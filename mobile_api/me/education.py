@@ -7,12 +7,12 @@ from flask.views import MethodView
 
 from backend.db import db
 from backend.services.activities import education, service
-from mobile_api.common.records import EducationOut, ServiceIn, ServiceOut
+from mobile_api.common.records import EducationOut, ServiceIn, ServiceOut, ServiceStatusQuery
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.idempotent import idempotent
 from mobile_api.http.pagination import paginate, pagination_header
 from mobile_api.http.security import authorize
-from mobile_api.me.schemas import EducationIn, EducationQuery, HeartbeatIn, MonthQuery, StatusArgs, SummaryOut
+from mobile_api.me.schemas import EducationIn, EducationQuery, HeartbeatIn, MonthQuery, SummaryOut
 
 blp = Blueprint(
     "me_education", __name__, url_prefix="/api/v1/me", description="修心教育与公益活动 My education, service"
@@ -31,9 +31,9 @@ class Sessions(MethodView):
         items, meta = paginate(db.session, education.list_own(g.actor, args), args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 
-    @idempotent(EDUCATION_SCOPE)
     @authorize("education.self")
     @blp.arguments(EducationIn)
+    @idempotent(EDUCATION_SCOPE)
     @blp.response(201, EducationOut)
     def post(self, data):
         """Start an online session, or log an offline / 集中教育 session with its photo (confirmed by staff)."""
@@ -63,16 +63,16 @@ class Summary(MethodView):
 @blp.route("/service-reports")
 class ServiceReports(MethodView):
     @authorize("service.self")
-    @blp.arguments(StatusArgs, location="query")
+    @blp.arguments(ServiceStatusQuery, location="query")
     @blp.response(200, ServiceOut(many=True))
     def get(self, args):
         """List my community service reports, newest first."""
         items, meta = paginate(db.session, service.list_own(g.actor, args), args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 
-    @idempotent(SERVICE_SCOPE)
     @authorize("service.self")
     @blp.arguments(ServiceIn)
+    @idempotent(SERVICE_SCOPE)
     @blp.response(201, ServiceOut)
     def post(self, data):
         """Report community service: activity, time span, place, photos, organisation or witness, hours."""

@@ -4,6 +4,9 @@ from marshmallow import Schema, fields, validate
 
 from backend.models.education import MODES
 from backend.models.request import REQUEST_TYPES
+from backend.services.activities.checkins import CHECKIN_STATES
+from backend.services.activities.education import OFFLINE_STATES, ONLINE_STATES
+from backend.services.core.statemachine import describe
 from mobile_api.http.fields import (
     CLIENT_ID_LENGTH,
     DATES,
@@ -11,6 +14,7 @@ from mobile_api.http.fields import (
     TEXT_LENGTH,
     UPLOAD_IDS,
     DateRangeArgs,
+    Name,
     Time,
     id_field,
     latitude,
@@ -58,7 +62,7 @@ class CheckInOut(Schema):
     client_id = fields.String()
     kind = fields.String()
     request_id = fields.Integer(allow_none=True)
-    status = fields.String(metadata={"description": "pending (photo being checked), counted or invalid"})
+    status = fields.String(metadata={"description": describe(CHECKIN_STATES)})
     outcome = fields.String(allow_none=True, metadata={"description": "on_time, late or extra"})
     upload_id = fields.Integer()
     latitude = fields.Float()
@@ -108,14 +112,16 @@ class ScheduleOut(Schema):
 class RequestIn(Schema):
     client_id = fields.String(load_default=None, validate=CLIENT_ID_LENGTH)
     type = fields.String(required=True, validate=validate.OneOf(REQUEST_TYPES))
-    destination = fields.String(required=True, validate=NAME_LENGTH)
+    destination = Name(required=True, validate=NAME_LENGTH)
     reason = fields.String(required=True, validate=TEXT_LENGTH)
     business = fields.Boolean(load_default=False, metadata={"description": "生产经营 (business) purpose"})
     start_date = fields.Date(required=True)
     end_date = fields.Date(required=True)
     destination_area = fields.Dict(
         load_default=None,
-        metadata={"description": '{"type": "circle", "center": [lon, lat], "radius_m": n} or polygon'},
+        metadata={
+            "description": 'GeoJSON geometry: {"type": "Point", "coordinates": [lon, lat], "radius_m": n} or a Polygon'
+        },
     )
     destination_district_id = id_field(load_default=None)
 
@@ -123,7 +129,7 @@ class RequestIn(Schema):
 class EducationIn(Schema):
     client_id = fields.String(load_default=None, validate=CLIENT_ID_LENGTH)
     mode = fields.String(required=True, validate=validate.OneOf(MODES))
-    course = fields.String(required=True, validate=NAME_LENGTH)
+    course = Name(required=True, validate=NAME_LENGTH)
     started_at = fields.AwareDateTime(load_default=None)
     ended_at = fields.AwareDateTime(load_default=None)
     minutes = fields.Integer(load_default=None, validate=validate.Range(min=1, max=1440))
@@ -139,12 +145,20 @@ class HeartbeatIn(Schema):
 
 
 class EducationQuery(PageArgs):
-    status = fields.String(load_default=None)
+    status = fields.String(
+        load_default=None,
+        validate=validate.OneOf(sorted(ONLINE_STATES.states | OFFLINE_STATES.states)),
+        metadata={"description": f"online: {describe(ONLINE_STATES)}; offline: {describe(OFFLINE_STATES)}"},
+    )
     mode = fields.String(load_default=None, validate=validate.OneOf(MODES))
 
 
 class MonthQuery(Schema):
-    month = fields.String(load_default=None, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"))
+    month = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$", error="a month YYYY-MM, years 2000–2100"),
+        metadata={"description": "YYYY-MM (ASCII digits, years 2000–2100); default this month"},
+    )
 
 
 class EducationDayOut(Schema):
@@ -161,10 +175,6 @@ class SummaryOut(Schema):
     met = fields.Boolean()
     daily_cap_minutes = fields.Integer()
     days = fields.List(fields.Nested(EducationDayOut))
-
-
-class StatusArgs(PageArgs):
-    status = fields.String(load_default=None)
 
 
 class SyncIn(Schema):

@@ -13,13 +13,14 @@ from backend.models.scoring_decisions import Appeal, MeritApplication
 from backend.services.scoring import appeals, merits, read
 from mobile_api.common.records import (
     AppealOut,
+    AppealStatusQuery,
     EventOut,
     EventQuery,
     HistoryOut,
     HistoryQuery,
     MeritOut,
+    MeritStatusQuery,
     ScoreOut,
-    StatusQuery,
 )
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.idempotent import idempotent
@@ -70,7 +71,7 @@ class MyScoreEvents(MethodView):
 @blp.route("/appeals")
 class MyAppeals(MethodView):
     @authorize("scoring.appeal.create")
-    @blp.arguments(StatusQuery, location="query")
+    @blp.arguments(AppealStatusQuery, location="query")
     @blp.response(200, AppealOut(many=True))
     def get(self, args):
         """List my appeals, newest first."""
@@ -80,9 +81,9 @@ class MyAppeals(MethodView):
         items, meta = paginate(db.session, stmt, args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 
-    @idempotent("scoring.appeal")
     @authorize("scoring.appeal.create")
     @blp.arguments(AppealIn)
+    @idempotent("scoring.appeal")
     @blp.response(201, AppealOut)
     def post(self, data):
         """Appeal one of my events (我要申诉), with evidence uploads; one open appeal per event."""
@@ -92,7 +93,7 @@ class MyAppeals(MethodView):
 @blp.route("/merit-applications")
 class MyMerits(MethodView):
     @authorize("scoring.merit.create")
-    @blp.arguments(StatusQuery, location="query")
+    @blp.arguments(MeritStatusQuery, location="query")
     @blp.response(200, MeritOut(many=True))
     def get(self, args):
         """List my merit applications, newest first."""
@@ -102,9 +103,9 @@ class MyMerits(MethodView):
         items, meta = paginate(db.session, stmt.order_by(MeritApplication.id.desc()), args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 
-    @idempotent("scoring.merit")
     @authorize("scoring.merit.create")
     @blp.arguments(MeritIn)
+    @idempotent("scoring.merit")
     @blp.response(201, MeritOut)
     def post(self, data):
         """Apply for merit points by type (我要加分), with evidence uploads."""

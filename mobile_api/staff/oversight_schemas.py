@@ -3,8 +3,12 @@
 from marshmallow import Schema, fields, validate
 
 from backend.models.alerts import SEVERITIES
+from backend.services.core.statemachine import describe
+from backend.services.core.warnings import WARNING_KINDS, WARNING_STATES
+from backend.services.field.reports import FIELD_REPORT_STATES
+from backend.services.oversight.providers import PROVIDERS
 from backend.services.oversight.warning_handling import OUTCOMES as WARNING_OUTCOMES
-from backend.services.suggestions.engine import ACTIONS, DISMISS_REASONS, OUTCOMES
+from backend.services.suggestions.engine import ACTIONS, DISMISS_REASONS, OUTCOMES, SUGGESTION_STATES
 from backend.services.suggestions.triggers import CATEGORIES, PRIORITIES
 from mobile_api.common.records import GridReportQuery
 from mobile_api.http.fields import DateRange, id_field
@@ -26,7 +30,7 @@ class StaffFieldReportOut(Schema):
     tags = fields.List(fields.String())
     observed_at = fields.DateTime()
     upload_ids = fields.List(fields.Integer())
-    status = fields.String()
+    status = fields.String(metadata={"description": describe(FIELD_REPORT_STATES)})
     polarity = fields.String()
     severity = fields.String(allow_none=True)
     categories = fields.List(fields.String())
@@ -61,7 +65,7 @@ class WarningOut(Schema):
     subject_name = fields.String()
     kind = fields.String()
     severity = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": describe(WARNING_STATES)})
     period_key = fields.String()
     title = fields.String()
     details = fields.Dict()
@@ -80,7 +84,7 @@ class WarningOut(Schema):
 
 class WarningQuery(DateRange):
     status = fields.String(load_default=None, validate=validate.OneOf(["open", "acknowledged", "handled"]))
-    kind = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+    kind = fields.String(load_default=None, validate=validate.OneOf(WARNING_KINDS))
     severity = fields.String(load_default=None, validate=validate.OneOf(SEVERITIES))
     subject_id = id_field(strict=False, load_default=None)
     office_id = id_field(strict=False, load_default=None)
@@ -105,7 +109,7 @@ class SuggestionOut(Schema):
     trigger_version = fields.Integer()
     officer_id = fields.Integer(allow_none=True)
     office_id = fields.Integer()
-    status = fields.String()
+    status = fields.String(metadata={"description": describe(SUGGESTION_STATES)})
     due_at = fields.DateTime()
     overdue = fields.Boolean()
     created_at = fields.DateTime()
@@ -157,7 +161,7 @@ class InboxItemOut(Schema):
 
 
 class InboxQuery(PageArgs):
-    kind = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    kind = fields.String(load_default=None, validate=validate.OneOf(sorted(PROVIDERS)))
     subtype = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
     subject_id = id_field(strict=False, load_default=None)
     office_id = id_field(strict=False, load_default=None)

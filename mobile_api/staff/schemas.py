@@ -5,9 +5,11 @@ from marshmallow import Schema, fields, validate
 from backend.models.faces import LEGAL_BASES
 from backend.models.scoring import DIMENSIONS
 from backend.models.subject import CORRECTION_TYPES, GENDERS, RISK_LEVELS, SUPERVISION_LEVELS
+from backend.services.core.statemachine import describe
+from backend.services.scoring.adjustments import ADJUSTMENT_STATES
 from mobile_api.common.records import RequestQuery
 from mobile_api.common.schemas import SubjectOut
-from mobile_api.http.fields import DATES, OPTIONAL_NOTE, TEXT_LENGTH, UPLOAD_IDS, Time, id_field
+from mobile_api.http.fields import DATES, OPTIONAL_NOTE, TEXT_LENGTH, UPLOAD_IDS, Name, Time, id_field
 from mobile_api.http.pagination import PageArgs
 
 
@@ -51,7 +53,7 @@ class AdjustmentOut(Schema):
     points = fields.Integer()
     expires_in_days = fields.Integer(allow_none=True)
     reason = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": describe(ADJUSTMENT_STATES)})
     proposed_by = fields.Integer()
     decided_by = fields.Integer(allow_none=True)
     decided_at = fields.DateTime(allow_none=True)
@@ -138,10 +140,10 @@ class LocationOut(Schema):
 
 
 class EnrolIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = Name(required=True, validate=validate.Length(min=1, max=100))
     gender = fields.String(required=True, validate=validate.OneOf(GENDERS))
     id_number = fields.String(required=True, validate=validate.Length(min=1, max=32), load_only=True)
-    phone = fields.String(load_default=None, validate=validate.Regexp(r"^\+?\d{6,20}$"))
+    phone = fields.String(load_default=None, validate=validate.Regexp(r"^\+?[0-9]{6,20}$"))
     correction_type = fields.String(required=True, validate=validate.OneOf(CORRECTION_TYPES))
     start_date = fields.Date(required=True)
     end_date = fields.Date(required=True)
@@ -180,7 +182,7 @@ class SubjectPatchIn(Schema):
     risk_level = fields.String(validate=validate.OneOf(RISK_LEVELS))
     officer_id = id_field()
     grid_id = id_field()
-    phone = fields.String(validate=validate.Regexp(r"^\+?\d{6,20}$"))
+    phone = fields.String(validate=validate.Regexp(r"^\+?[0-9]{6,20}$"))
     end_date = fields.Date()
     reason = fields.String(load_default=None, validate=validate.Length(max=1000))
 

@@ -8,15 +8,18 @@ from flask.views import MethodView
 from backend.db import db
 from backend.services.identity import access
 from backend.services.scoring import adjustments, appeals, employment, merits, read, release
+from backend.services.scoring.adjustments import ADJUSTMENT_STATES
 from mobile_api.common.records import (
     AppealOut,
+    AppealStatusQuery,
     EventOut,
     EventQuery,
     HistoryOut,
     HistoryQuery,
     MeritOut,
+    MeritStatusQuery,
     ScoreOut,
-    StatusQuery,
+    status_query,
 )
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.exports import export_objects
@@ -34,6 +37,7 @@ from mobile_api.staff.schemas import (
     ReleaseOut,
 )
 
+AdjustmentStatusQuery = status_query(ADJUSTMENT_STATES, "AdjustmentStatusQuery")
 blp = Blueprint("staff_scoring", __name__, url_prefix="/api/v1/staff", description="信用矫正分 Scores (staff)")
 
 
@@ -89,9 +93,9 @@ class SubjectScoreEvents(MethodView):
 
 @blp.route("/subjects/<int:subject_id>/employment")
 class Employment(MethodView):
-    @idempotent("scoring.employment")
     @authorize("scoring.employment")
     @blp.arguments(EmploymentIn)
+    @idempotent("scoring.employment")
     @blp.response(201, EmploymentOut)
     def post(self, data, subject_id):
         """Verify a subject's job or study (emits EMPLOYMENT_VERIFIED once per job or enrolment)."""
@@ -100,9 +104,9 @@ class Employment(MethodView):
 
 @blp.route("/subjects/<int:subject_id>/adjustments")
 class Adjustments(MethodView):
-    @idempotent("scoring.adjustment")
     @authorize("scoring.adjust.propose")
     @blp.arguments(AdjustmentIn)
+    @idempotent("scoring.adjustment")
     @blp.response(201, AdjustmentOut)
     def post(self, data, subject_id):
         """Propose a manual score correction; a bureau user approves it."""
@@ -112,7 +116,7 @@ class Adjustments(MethodView):
 @blp.route("/adjustments")
 class AdjustmentList(MethodView):
     @authorize("scoring.adjust.list")
-    @blp.arguments(StatusQuery, location="query")
+    @blp.arguments(AdjustmentStatusQuery, location="query")
     @blp.response(200, AdjustmentOut(many=True))
     def get(self, args):
         """List manual score corrections in my jurisdiction (CSV with Accept: text/csv)."""
@@ -132,7 +136,7 @@ class AdjustmentDecision(MethodView):
 @blp.route("/appeals")
 class AppealList(MethodView):
     @authorize("scoring.appeal.decide")
-    @blp.arguments(StatusQuery, location="query")
+    @blp.arguments(AppealStatusQuery, location="query")
     @blp.response(200, AppealOut(many=True))
     def get(self, args):
         """List appeals in my jurisdiction, pending ones by due time (CSV with Accept: text/csv)."""
@@ -152,7 +156,7 @@ class AppealDecision(MethodView):
 @blp.route("/merit-applications")
 class MeritList(MethodView):
     @authorize("scoring.merit.decide")
-    @blp.arguments(StatusQuery, location="query")
+    @blp.arguments(MeritStatusQuery, location="query")
     @blp.response(200, MeritOut(many=True))
     def get(self, args):
         """List merit applications in my jurisdiction (CSV with Accept: text/csv)."""

@@ -14,6 +14,7 @@ from backend.models import utcnow
 
 ALGORITHMS = ["HS256"]  # the allowlist: a token naming any other algorithm (or none) is refused
 TOKEN_TYPE = "access"  # so no other JWT this service may sign later can pass as an access token
+MAX_USER_ID = 2**31 - 1  # the id column's range
 
 
 def issue_access(user_id: int, role: str, token_version: int, family_id: str) -> tuple[str, int]:
@@ -50,9 +51,30 @@ def decode_access(token: str) -> dict:
         )
     except jwt.PyJWTError as exc:
         raise DomainError("TOKEN_INVALID") from exc
-    if claims["typ"] != TOKEN_TYPE or not str(claims["sub"]).isdigit() or not isinstance(claims["tv"], int):
+    if not _well_formed(claims):
         raise DomainError("TOKEN_INVALID")
     return claims
+
+
+def _well_formed(claims: dict) -> bool:
+    """Claims this service could have written: a user id of ASCII digits that fits the id column, an integer
+    token version, a session id of printable ASCII. A correctly signed token is still refused without them
+    (the secret may have signed another's token format; its claims must never reach a query unchecked)."""
+    sub, tv, sid = claims.get("sub"), claims.get("tv"), claims.get("sid")
+    return (
+        claims.get("typ") == TOKEN_TYPE
+        and isinstance(sub, str)
+        and sub.isascii()
+        and sub.isdigit()
+        and 0 < int(sub) <= MAX_USER_ID
+        and isinstance(tv, int)
+        and not isinstance(tv, bool)
+        and abs(tv) <= MAX_USER_ID
+        and isinstance(sid, str)
+        and 0 < len(sid) <= 64
+        and sid.isascii()
+        and sid.isprintable()
+    )
 
 
 def new_refresh_token() -> str:
