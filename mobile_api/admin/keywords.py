@@ -33,9 +33,9 @@ class KeywordDictionaries(MethodView):
         """List the keyword dictionary versions, newest (in force) first."""
         return _versions(keywords, args)
 
-    @idempotent("keywords.publish")
     @authorize("keywords.manage")
     @blp.arguments(VersionIn)
+    @idempotent("keywords.publish")
     @blp.response(201, VersionDetailOut)
     def post(self, data):
         """Publish a new dictionary version (entries, negations, window); reports are classified with it from now on."""
@@ -72,9 +72,9 @@ class TriggerSets(MethodView):
         """List the suggestion trigger versions, newest (in force) first."""
         return _versions(triggers, args)
 
-    @idempotent("suggestion_triggers.publish")
     @authorize("suggestion_triggers.manage")
     @blp.arguments(VersionIn)
+    @idempotent("suggestion_triggers.publish")
     @blp.response(201, VersionDetailOut)
     def post(self, data):
         """Publish a new trigger set (the built-in default triggers are version 1); the next evaluation uses it."""

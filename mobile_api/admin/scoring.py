@@ -32,9 +32,9 @@ class RuleSets(MethodView):
         items, meta = paginate(db.session, stmt, args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 
-    @idempotent("scoring.rule_set")
     @authorize("scoring.rules")
     @blp.arguments(RuleSetIn)
+    @idempotent("scoring.rule_set")
     @blp.response(201, RuleSetDetailOut)
     def post(self, data):
         """Publish a new rule-set version (validated); every score is recomputed under it in the background."""
@@ -66,9 +66,9 @@ class CreditBaseImports(MethodView):
         items, meta = paginate(db.session, stmt, args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 
-    @idempotent("scoring.credit_base_import")
     @authorize("scoring.credit_base")
     @blp.arguments(CreditImportIn)
+    @idempotent("scoring.credit_base_import")
     @blp.response(201, CreditImportOut)
     def post(self, data):
         """Import provincial public credit scores (CSV text or JSON rows): all or nothing, with a report."""

@@ -54,9 +54,9 @@ def present(v: uploads_links.UploadView) -> dict:
 
 @blp.route("")
 class Uploads(MethodView):
-    @idempotent("upload.declare")
     @authorize("upload.create")
     @blp.arguments(DeclareIn)
+    @idempotent("upload.declare")
     @blp.response(201, DeclareOut)
     def post(self, data):
         """Declare a photo (purpose, content type, size, SHA-256) and get where to send its bytes."""

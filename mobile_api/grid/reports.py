@@ -30,9 +30,9 @@ class GridFieldReports(MethodView):
         items, meta = page_rows(reports.grid_list_query(g.actor, args), args["page"], args["page_size"])
         return [_view(r, name) for r, name in items], 200, pagination_header(meta)
 
-    @idempotent("field_report.create")
     @authorize("field_report.create")
     @blp.arguments(FieldReportIn)
+    @idempotent("field_report.create")
     @blp.response(201, FieldReportOut)
     def post(self, data):
         """Report on a subject of my grids: photos, text, tags, place and time; the text is classified at once."""

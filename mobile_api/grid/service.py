@@ -17,9 +17,9 @@ blp = Blueprint("grid_service", __name__, url_prefix="/api/v1/grid", description
 
 @blp.route("/service-reports")
 class ObservedService(MethodView):
-    @idempotent("grid.service_report")
     @authorize("service.observe")
     @blp.arguments(GridServiceIn)
+    @idempotent("grid.service_report")
     @blp.response(201, ServiceOut)
     def post(self, data):
         """Report community service observed for a subject of my grids; an officer still verifies it."""

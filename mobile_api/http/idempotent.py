@@ -1,4 +1,8 @@
-"""Idempotent creates over HTTP: ``Idempotency-Key`` header or ``client_id`` in the body."""
+"""Idempotent creates over HTTP: ``Idempotency-Key`` header or ``client_id`` in the body.
+
+The rule: docs/audit-and-privacy.md#idempotent-creates. A key is scoped to the acting user, the create's
+kind (the decorator's ``scope``), the ids in the request's path and the key itself.
+"""
 
 from __future__ import annotations
 
@@ -9,33 +13,45 @@ from flask import Response, g, make_response, request
 
 from backend.errors import DomainError
 from backend.services.core import idempotency
-from mobile_api.http.security import load_actor
 
 
 def idempotent(scope: str) -> Callable:
     """First request 201, replay 200 with the identical body, same key with another body 409.
 
-    Place it directly below ``@blp.route`` / above ``@blp.arguments`` so it wraps the whole create,
-    including serialisation; the create and the stored result commit in one transaction.
+    Place it below ``@authorize`` and ``@blp.arguments`` and directly above ``@blp.response``: the role
+    is checked (403) and the body validated (400) before any key is looked up or claimed, and it wraps the
+    serialisation, so the create and its stored result commit in one transaction.
     """
 
     def deco(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             body = request.get_json(silent=True)
-            key = request.headers.get("Idempotency-Key") or (body.get("client_id") if isinstance(body, dict) else None)
-            if not key:
+            key = request.headers.get("Idempotency-Key")
+            if key is None and isinstance(body, dict):
+                key = body.get("client_id")
+            if key is None:
                 return fn(*args, **kwargs)
-            if not isinstance(key, str) or len(key) > 128:
-                raise DomainError("VALIDATION_FAILED", {"client_id": ["a string of at most 128 characters"]})
-            actor = getattr(g, "actor", None) or load_actor()
+            if not idempotency.valid_key(key):
+                limit = idempotency.MAX_KEY
+                raise DomainError("VALIDATION_FAILED", {"client_id": [f"a string of 1–{limit} printable characters"]})
+            actor = g.get("actor")
+            if actor is None:  # a programming error: the role must be checked before any key is touched
+                raise RuntimeError("@idempotent must sit below @authorize")
 
             def create() -> tuple[int, object]:
                 resp = make_response(fn(*args, **kwargs))
                 g.idem_headers = {k: v for k, v in resp.headers.items() if k in ("Location", "ETag")}
                 return resp.status_code, resp.get_json()
 
-            outcome = idempotency.run_once(actor.user_id, scope, key, idempotency.request_hash(body), create)
+            outcome = idempotency.run_once(
+                actor.user_id,
+                scope,
+                key,
+                idempotency.request_hash(body),
+                create,
+                resource=idempotency.resource_of(request.view_args),
+            )
             if outcome.body is None:
                 resp = Response(status=outcome.status)
             else:

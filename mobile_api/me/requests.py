@@ -29,9 +29,9 @@ class Requests(MethodView):
         items, meta = paginate(db.session, requests.list_own(g.actor, args), args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 
-    @idempotent(SCOPE)
     @authorize("request.self")
     @blp.arguments(RequestIn)
+    @idempotent(SCOPE)
     @blp.response(201, RequestOut)
     def post(self, data):
         """Submit a request (leave, visitor, residence_change, restricted_place) within the limits."""
@@ -49,9 +49,9 @@ class Cancel(MethodView):
 
 @blp.route("/requests/<int:request_id>/return")
 class Return(MethodView):
-    @idempotent(RETURN_SCOPE)
     @authorize("request.self")
     @blp.arguments(CheckInIn)
+    @idempotent(RETURN_SCOPE)
     @blp.response(201, RequestOut)
     def post(self, data, request_id):
         """Report back from a leave (销假) with a check-in at home."""

@@ -31,16 +31,32 @@ def _load(schema_in: type[Schema], body: dict) -> dict:
         raise DomainError("VALIDATION_FAILED", exc.messages) from None
 
 
-def _kind(scope: str, schema_in: type[Schema], schema_out: type[Schema], run: Callable) -> sync.SyncKind:
-    def create(actor: Actor, body: dict, item: dict) -> tuple[int, object]:
-        return 201, schema_out().dump(run(actor, _load(schema_in, body), item))
+def _kind(
+    scope: str,
+    action: str,
+    schema_in: type[Schema],
+    schema_out: type[Schema],
+    run: Callable,
+    path: Callable[[dict], dict] = lambda item: {},
+) -> sync.SyncKind:
+    """A queued create of a single endpoint: its scope, action and path ids (``path(item)``) as there."""
 
-    return sync.SyncKind(scope, create)
+    def load(body: dict, item: dict) -> tuple[dict, dict]:
+        return _load(schema_in, body), path(item)
+
+    def create(actor: Actor, data: dict, item: dict) -> tuple[int, object]:
+        return 201, schema_out().dump(run(actor, data, item))
+
+    return sync.SyncKind(scope, action, load, create)
 
 
-def _checkin(actor: Actor, body: dict, item: dict) -> Outcome:
+def _load_checkin(body: dict, item: dict) -> tuple[dict, dict]:
+    return _load(CheckInIn, body), {}
+
+
+def _checkin(actor: Actor, data: dict, item: dict) -> Outcome:
     """A queued check-in: idempotent on its client_id by itself, exactly as /me/checkins."""
-    view, replayed = checkins.submit(actor, _load(CheckInIn, body), offline=True)
+    view, replayed = checkins.submit(actor, data, offline=True)
     return Outcome(200 if replayed else 201, CheckInOut().dump(view), replayed)
 
 
@@ -51,21 +67,29 @@ def _request_id(item: dict) -> int:
     return rid
 
 
-#: every queued create rides the idempotency of its single endpoint (a scope, or a check-in's own client id);
-#: queued check-ins are offline items
+#: every queued create rides the idempotency of its single endpoint (a scope with the ids of its path, or a
+#: check-in's own client id) after the same role check and validation; queued check-ins are offline items
 KINDS = {
-    "checkin": sync.SyncKind(None, _checkin),
+    "checkin": sync.SyncKind(None, "checkin.self", _load_checkin, _checkin),
     "return": _kind(
         me_requests.RETURN_SCOPE,
+        "request.self",
         CheckInIn,
         RequestOut,
         lambda a, d, i: returns.report_return(a, _request_id(i), d, offline=True),
+        path=lambda i: {"request_id": _request_id(i)},  # /me/requests/{request_id}/return
     ),
-    "request": _kind(me_requests.SCOPE, RequestIn, RequestOut, lambda a, d, i: requests.create(a, d)),
+    "request": _kind(me_requests.SCOPE, "request.self", RequestIn, RequestOut, lambda a, d, i: requests.create(a, d)),
     "education": _kind(
-        me_education.EDUCATION_SCOPE, EducationIn, EducationOut, lambda a, d, i: education.start_or_log(a, d)
+        me_education.EDUCATION_SCOPE,
+        "education.self",
+        EducationIn,
+        EducationOut,
+        lambda a, d, i: education.start_or_log(a, d),
     ),
-    "service": _kind(me_education.SERVICE_SCOPE, ServiceIn, ServiceOut, lambda a, d, i: service.create_own(a, d)),
+    "service": _kind(
+        me_education.SERVICE_SCOPE, "service.self", ServiceIn, ServiceOut, lambda a, d, i: service.create_own(a, d)
+    ),
 }
 
 
@@ -86,7 +110,9 @@ class Sync(MethodView):
                     "status": r.status,
                     "replayed": r.replayed,
                     "body": r.body,
-                    "error": None if r.error is None else error_body(r.error.code, r.error.errors, r.error.detail),
+                    "error": None
+                    if r.error is None
+                    else error_body(r.error.code, r.error.errors, r.error.detail, r.error.context),
                 }
                 for r in results
             ]

@@ -24,9 +24,9 @@ class FaceReferences(MethodView):
         """List the subject's face references (metadata only: descriptors never leave the server); audited."""
         return faces.list_references(g.actor, subject_id)
 
-    @idempotent("face.reference")
     @authorize("face.reference.manage")
     @blp.arguments(FaceReferenceIn)
+    @idempotent("face.reference")
     @blp.response(201, FaceReferenceOut)
     def post(self, data, subject_id):
         """Add a reference photo: an `enrolment` upload of mine, or a check-in selfie an officer cleared.

@@ -72,9 +72,9 @@ class Subjects(MethodView):
         items, meta = paginate(db.session, _filtered(args), args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 
-    @idempotent("subject.enrol")
     @authorize("subject.enrol")
     @blp.arguments(EnrolIn)
+    @idempotent("subject.enrol")
     @blp.response(201, EnrolOut)
     def post(self, data):
         """Enrol a subject (入矫) in my office and get their one-time activation code."""

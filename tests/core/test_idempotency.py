@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text, update
 
 from backend import runtime
 from backend.db import db
+from backend.errors import DomainError
 from backend.models import IdempotencyRecord, Subject, utcnow
 from backend.services.core import idempotency
 from tests.factories import auth_header, fire_together
@@ -133,3 +134,24 @@ def test_records_expire_after_idempotency_days(clean, settings, monkeypatch):
 def test_request_hash_ignores_key_order():
     assert idempotency.request_hash({"a": 1, "b": [1, 2]}) == idempotency.request_hash({"b": [1, 2], "a": 1})
     assert idempotency.request_hash({"a": 1}) != idempotency.request_hash({"a": 2})
+
+
+def test_a_key_is_scoped_to_its_resource(clean):
+    calls: list = []
+    h = idempotency.request_hash({"a": 1})
+    one = idempotency.run_once(1, "test", "k", h, _created(calls), resource=idempotency.resource_of({"subject_id": 1}))
+    two = idempotency.run_once(1, "test", "k", h, _created(calls), resource=idempotency.resource_of({"subject_id": 2}))
+    assert (one.status, one.body, two.status, two.body, two.replayed) == (201, {"n": 1}, 201, {"n": 2}, False)
+    again = idempotency.run_once(1, "test", "k", h, _created(calls), resource="subject_id=2")
+    assert (again.status, again.body, again.replayed, len(calls)) == (200, {"n": 2}, True, 2)
+    assert idempotency.resource_of({"subject_id": 3, "request_id": 7}) == "request_id=7,subject_id=3"
+    assert idempotency.resource_of(None) == idempotency.resource_of({}) == ""
+
+
+@pytest.mark.parametrize("key", ["", "k\x00", "a\nb", "k" * 129, 5, None])
+def test_run_once_refuses_a_key_that_is_not_printable_text(clean, key):
+    calls: list = []
+    with pytest.raises(DomainError) as err:
+        idempotency.run_once(1, "test", key, idempotency.request_hash({}), _created(calls))
+    assert (err.value.code, calls) == ("VALIDATION_FAILED", [])
+    assert db.session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0

@@ -1,10 +1,12 @@
 """Offline sync (``POST /me/sync``): up to 100 queued creates, each handled as if it had been sent alone.
 
 Every item runs in its own transaction under its own idempotency key (its ``client_id``) and the same
-idempotency scope as its single endpoint, so an item sent alone before and again in a batch (or twice in
-batches) is replayed, never created twice. Items run in the order given; one failing item is reported
-with its error and never blocks the others. The HTTP layer supplies the kinds (how to validate, create
-and serialise each), so results are byte-for-byte what the single endpoints return.
+idempotency scope as its single endpoint: the same kind and the same resource (a return's ``request_id``
+stands for the leave in the single endpoint's path), so an item sent alone before and again in a batch (or
+twice in batches) is replayed, never created twice (docs/audit-and-privacy.md#offline-sync). As there, an
+item's role is checked and its body validated before its key is looked up. Items run in the order given;
+one failing item is reported with its error and never blocks the others. The HTTP layer supplies the
+kinds (how to validate, create and serialise each), so results are byte-for-byte what the single endpoints return.
 """
 
 from __future__ import annotations
@@ -31,14 +33,20 @@ access.allow("sync.self", {"subject"})
 
 @dataclass(frozen=True)
 class SyncKind:
-    """How one kind of queued create runs: its idempotency scope and its create → (status, JSON body).
+    """How one kind of queued create runs: its idempotency scope, its policy action, how its body is
+    validated, and its create → (status, JSON body).
 
     With no scope the create is idempotent on the client id by itself (a check-in) and returns the
     ``idempotency.Outcome`` (status, body, replayed).
     """
 
     scope: str | None
-    #: create(actor, body, item) → (status, JSON body); ``item`` carries extras such as a return's request_id
+    #: the policy action of the single endpoint (checked before the key is looked up)
+    action: str
+    #: load(body, item) → (validated body, the ids the single endpoint has in its path, e.g. {"request_id": 7});
+    #: raises DomainError (400) for a malformed one, before the key is looked up
+    load: Callable[[dict, dict], tuple[dict, dict]]
+    #: create(actor, validated body, item) → (status, JSON body); ``item`` carries extras such as a return's request_id
     create: Callable[[Actor, dict, dict], tuple[int, object] | idempotency.Outcome]
 
 
@@ -69,18 +77,24 @@ def _run_one(actor: Actor, index: int, item: object, kinds: dict[str, SyncKind])
     try:
         spec = kinds.get(kind) if isinstance(kind, str) else None
         if spec is None:
-            raise DomainError("SYNC_KIND_UNKNOWN", {"kind": sorted(kinds)})
-        if not isinstance(body, dict) or not isinstance(client_id, str) or not 1 <= len(client_id) <= 128:
-            raise DomainError("CLIENT_ID_REQUIRED", {"client_id": ["a string of 1–128 characters"]})
+            raise DomainError("SYNC_KIND_UNKNOWN", {"kind": ["one of: " + ", ".join(sorted(kinds))]})
+        access.require(actor, spec.action)
+        if not isinstance(body, dict) or client_id is None:
+            raise DomainError("CLIENT_ID_REQUIRED", {"client_id": [f"a string of 1–{idempotency.MAX_KEY} characters"]})
+        if not idempotency.valid_key(client_id):
+            limit = idempotency.MAX_KEY
+            raise DomainError("VALIDATION_FAILED", {"client_id": [f"a string of 1–{limit} printable characters"]})
+        data, path_ids = spec.load(body, item)
         if spec.scope is None:
-            outcome = spec.create(actor, body, item)
+            outcome = spec.create(actor, data, item)
         else:
             outcome = idempotency.run_once(
                 actor.user_id,
                 spec.scope,
                 client_id,
                 idempotency.request_hash(body),
-                lambda: spec.create(actor, body, item),
+                lambda: spec.create(actor, data, item),
+                resource=idempotency.resource_of(path_ids),
             )
         result.status, result.replayed, result.body = outcome.status, outcome.replayed, outcome.body
     except DomainError as exc:
