@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, field, fields
@@ -57,8 +58,14 @@ class Settings:
     original_link_seconds: int = 300
     original_retention_days: int = 180
     photo_check_timeout_s: int = 60
+    upload_quota_pending: int = 200  # declared, not yet completed uploads one user may hold
+    upload_quota_bytes_per_hour: int = 3 * 1024**3  # declared bytes per user in any 60 minutes
     face_match_threshold: float = 0.6  # descriptor distance above which a selfie is FACE_MISMATCH
     face_uncertain_band: float = 0.05  # FACE_UNCERTAIN within this much below the threshold
+    cron_tick_s: int = 60  # seconds between the cron's ticks of the outbox relay and the schedules
+    worker_lease_s: int = 30  # a running job whose worker sent no heartbeat for this long is abandoned
+    trusted_proxies: int = 0  # reverse-proxy hops in front of the API whose X-Forwarded-For/-Proto count
+    metrics_allow: str = "127.0.0.0/8,::1/128"  # CIDRs that may read /metrics
     extra: dict = field(default_factory=dict)
 
     @property
@@ -68,6 +75,11 @@ class Settings:
     @property
     def redis_embedded(self) -> bool:
         return not self.redis_url
+
+    @property
+    def metrics_networks(self) -> tuple:
+        """``METRICS_ALLOW`` as ``ipaddress`` networks (checked when the settings load)."""
+        return _networks(self.metrics_allow)
 
     def fernet_key(self) -> bytes:
         return self.data_key.encode()
@@ -96,9 +108,17 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
     "ACCESS_TOKEN_MINUTES": ("access_token_minutes", "15", "access token lifetime"),
     "REFRESH_TOKEN_DAYS": ("refresh_token_days", "30", "refresh token lifetime (rotating)"),
     "ACTIVATION_CODE_DAYS": ("activation_code_days", "7", "lifetime of a subject's one-time activation code"),
-    "LOGIN_MAX_FAILURES": ("login_max_failures", "5", "failed logins in a row before the account locks"),
-    "LOGIN_LOCK_MINUTES": ("login_lock_minutes", "15", "how long a locked account stays locked"),
-    "RATE_LIMIT_LOGIN_PER_MINUTE": ("rate_limit_login_per_minute", "10", "login attempts per user per minute"),
+    "LOGIN_MAX_FAILURES": (
+        "login_max_failures",
+        "5",
+        "failed logins (per user and client) before each further attempt must wait",
+    ),
+    "LOGIN_LOCK_MINUTES": ("login_lock_minutes", "15", "longest wait between attempts after repeated failures"),
+    "RATE_LIMIT_LOGIN_PER_MINUTE": (
+        "rate_limit_login_per_minute",
+        "10",
+        "login attempts per user per minute from unknown devices",
+    ),
     "IDEMPOTENCY_DAYS": ("idempotency_days", "30", "how long idempotency records are kept"),
     "MAX_JSON_BYTES": ("max_json_bytes", "1048576", "largest JSON request body"),
     "LOG_LEVEL": ("log_level", "INFO", "log level"),
@@ -110,8 +130,26 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
     "ORIGINAL_LINK_SECONDS": ("original_link_seconds", "300", "lifetime of a staff link to an original photo"),
     "ORIGINAL_RETENTION_DAYS": ("original_retention_days", "180", "originals kept this long after the case closes"),
     "PHOTO_CHECK_TIMEOUT_S": ("photo_check_timeout_s", "60", "time limit of the checks of one photo"),
+    "UPLOAD_QUOTA_PENDING": ("upload_quota_pending", "200", "uploads a user may have declared and not completed"),
+    "UPLOAD_QUOTA_BYTES_PER_HOUR": (
+        "upload_quota_bytes_per_hour",
+        "3221225472",
+        "bytes a user may declare in any 60 minutes (3 GiB)",
+    ),
     "FACE_MATCH_THRESHOLD": ("face_match_threshold", "0.6", "face distance above which a selfie is FACE_MISMATCH"),
     "FACE_UNCERTAIN_BAND": ("face_uncertain_band", "0.05", "FACE_UNCERTAIN band just below the match threshold"),
+    "CRON_TICK_SECONDS": ("cron_tick_s", "60", "seconds between the cron's ticks (outbox relay, schedules)"),
+    "WORKER_LEASE_SECONDS": (
+        "worker_lease_s",
+        "30",
+        "a job whose worker sent no heartbeat for this long is run again (workers beat every third of it)",
+    ),
+    "TRUSTED_PROXIES": ("trusted_proxies", "0", "reverse proxies in front of the API (their X-Forwarded-For counts)"),
+    "METRICS_ALLOW": (
+        "metrics_allow",
+        "127.0.0.0/8,::1/128",
+        "networks (CIDRs, comma-separated) that may read /metrics",
+    ),
 }
 _ENV_MAP = {f: var for var, (f, _d, _h) in VARIABLES.items()}
 _ENV_FIELD = {var: f for var, (f, _d, _h) in VARIABLES.items()}
@@ -119,7 +157,7 @@ _ENV_FIELD = {var: f for var, (f, _d, _h) in VARIABLES.items()}
 #: Settings a production deployment must give; the embedded default invents safe local values instead.
 PRODUCTION_REQUIRED = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DATA_KEY", "AUDIT_KEY")
 S3_REQUIRED = ("S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY", "S3_SECRET_KEY")
-_INT_MIN = {"max_json_bytes": 1024}  # every other whole-number setting must be at least 1
+_INT_MIN = {"max_json_bytes": 1024, "trusted_proxies": 0}  # every other whole-number setting must be at least 1
 
 KNOWN_VARIABLES = frozenset(VARIABLES) | {"HOST", "PORT", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"}
 
@@ -129,6 +167,22 @@ def variables_table() -> str:
     rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
     rows += [f"| `{var}` | {default or '—'} | {meaning} |" for var, (_f, default, meaning) in VARIABLES.items()]
     return "\n".join(rows)
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(spec: str) -> tuple:
+    """Comma-separated CIDRs as ``ipaddress`` networks; ConfigError naming a malformed one."""
+    import ipaddress
+
+    out = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        try:
+            out.append(ipaddress.ip_network(part, strict=False))
+        except ValueError as exc:
+            raise ConfigError(f"METRICS_ALLOW must be comma-separated networks like 10.0.0.0/8, got {part!r}") from exc
+    return tuple(out)
 
 
 def _local_secret(instance_dir: Path, name: str, make) -> str:
@@ -234,6 +288,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
             if not values.get(name):
                 values[name] = _local_secret(instance, name, _random_key)
     _check_data_key(values["data_key"])
+    _networks(values.get("metrics_allow", Settings.metrics_allow))
     values["database_url"] = normalise_database_url(values["database_url"])
     return Settings(**values)
 

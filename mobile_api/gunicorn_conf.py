@@ -23,3 +23,17 @@ def child_exit(server, worker) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def _anonymous_server_header() -> None:
+    """``Server: zhijiao`` instead of ``Server: gunicorn`` (tells a scanner neither the software nor its version).
+
+    gunicorn has no setting for it; its response class reads this module global for every response, and the
+    workers fork from the master that ran this file.
+    """
+    import gunicorn.http.wsgi
+
+    gunicorn.http.wsgi.SERVER = "zhijiao"
+
+
+_anonymous_server_header()

@@ -48,5 +48,5 @@ class Logout(MethodView):
     @authorize("self.read")
     @blp.response(204)
     def post(self):
-        """Revoke this device's refresh tokens (the access token lapses on its own within 15 minutes)."""
+        """End this login: this device's refresh tokens and access tokens stop working at once."""
         auth.logout(g.actor, g.claims["sid"])

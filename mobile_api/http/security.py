@@ -59,4 +59,6 @@ def current_actor() -> Actor:
 
 
 def client_ip() -> str:
+    """The caller's address: behind ``TRUSTED_PROXIES`` proxies, ProxyFix (mobile_api/app.py) has already
+    taken it from X-Forwarded-For, so per-address limits count clients rather than the proxy."""
     return request.remote_addr or "unknown"

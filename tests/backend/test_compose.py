@@ -132,3 +132,27 @@ def test_dockerfile_runs_an_existing_cli_command_as_a_non_root_user():
     ours = {k for k in env if not k.startswith(("PYTHON", "PIP_"))}
     assert ours <= KNOWN_VARIABLES, sorted(ours - KNOWN_VARIABLES)
     assert any(ins == "RUN" and "pip install" in args for ins, args in instructions)
+
+
+def test_api_is_published_on_the_host_loopback_only():
+    """The reverse proxy on the host is the way in; nothing, /metrics included, listens on a public interface."""
+    ports = [str(p) for p in SERVICES["api"]["ports"]]
+    assert ports and all(p.startswith("127.0.0.1:") for p in ports), ports
+    for name, svc in SERVICES.items():
+        if name != "api":
+            assert not svc.get("ports"), f"{name} publishes ports"
+
+
+def test_api_trusts_the_one_proxy_and_lets_the_monitoring_network_read_metrics(tmp_path):
+    import ipaddress
+
+    env = _environment(SERVICES["api"])
+    mine = {k: env[k] for k in ("TRUSTED_PROXIES", "METRICS_ALLOW")}  # the rest is checked above
+    settings = load_settings({"INSTANCE_DIR": str(tmp_path), **mine})
+    assert settings.trusted_proxies == 1  # the host's reverse proxy
+    monitoring = COMPOSE["networks"]["monitoring"]
+    subnets = [ipaddress.ip_network(c["subnet"]) for c in monitoring["ipam"]["config"]]
+    assert "monitoring" in SERVICES["api"]["networks"] and "default" in SERVICES["api"]["networks"]
+    allowed = settings.metrics_networks
+    assert all(any(subnet.subnet_of(net) for net in allowed if net.version == subnet.version) for subnet in subnets)
+    assert not any(net.prefixlen == 0 for net in allowed), "METRICS_ALLOW must not open /metrics to everyone"

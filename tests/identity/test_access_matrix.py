@@ -76,6 +76,7 @@ TABLE: dict[tuple[str, str], Entry] = {
     ("GET", "/metrics"): Entry(public()),
     ("GET", "/docs/assets/<string:name>"): Entry(public(), obj=lambda ctx, role, side: {"name": "swagger-ui.css"}),
     ("GET", "/api/v1/meta/error-codes"): Entry(public()),
+    ("GET", "/api/v1/meta/state-machines"): Entry(public()),
     ("POST", "/api/v1/auth/login"): Entry(public(), body={}),
     ("POST", "/api/v1/auth/activate"): Entry(public(), body={}),
     ("POST", "/api/v1/auth/refresh"): Entry(public(), body={}),

@@ -11,7 +11,7 @@ from tests.factories import PASSWORD, auth_header
 
 UNITS = "/api/v1/admin/org-units"
 USERS = "/api/v1/admin/users"
-AREA = {"type": "polygon", "coordinates": [[120.0, 30.0], [120.2, 30.0], [120.1, 30.2]]}
+AREA = {"type": "Polygon", "coordinates": [[[120.0, 30.0], [120.2, 30.0], [120.1, 30.2], [120.0, 30.0]]]}
 
 
 def test_org_units_nest_by_level_and_list_as_a_subtree(client, world):

@@ -2,7 +2,8 @@
 
 Guarantees: each call is one transaction; a refresh token is consumed by a conditional UPDATE, so two
 concurrent refreshes with one token cannot both succeed, and presenting a consumed token revokes its
-whole family (the device's login); disabling a user or changing a password revokes every token.
+whole family (the device's login); disabling a user or changing a password revokes every token. An
+access token lives only as long as its family (its session) does: see ``authenticate``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from sqlalchemy.orm import Session
 
 from backend import runtime
 from backend.db import db
-from backend.errors import DomainError, NotFound
+from backend.errors import DomainError
 from backend.models import ActivationCode, Device, RefreshToken, User, UserUnit, utcnow
 from backend.services.core import audit
 from backend.services.core.actors import Actor
 from backend.services.core.crypto import sha256_hex
-from backend.services.identity import passwords, ratelimit, tokens
+from backend.services.identity import passwords, ratelimit, throttle, tokens
+
+#: clients that are not a known device of the account share a budget this many times a single client's
+SHARED_FACTOR = 4
 
 
 @dataclass
@@ -43,11 +47,29 @@ def actor_for(session: Session, user: User) -> Actor:
 
 
 def authenticate(token: str) -> tuple[Actor, dict]:
-    """The actor behind an access token; refused if the user was disabled or the token version is old."""
+    """The actor behind an access token; refused once its session (login) ended, the user was disabled or
+    the token version is old.
+
+    A token's session is its refresh-token family (``sid``): logout, reuse of a spent refresh token,
+    a password change and disabling revoke the family's rows, and the user read below sees that at once
+    (docs/roles.md#sign-in-and-tokens). The database alone decides, so a Redis outage keeps people in.
+    """
     claims = tokens.decode_access(token)
     s = db.session
-    user = s.get(User, int(claims["sub"]))
-    if user is None or not user.active or user.token_version != claims["tv"]:
+    live = (
+        select(RefreshToken.id)
+        .where(
+            RefreshToken.family_id == claims["sid"],
+            RefreshToken.user_id == User.id,
+            RefreshToken.revoked_at.is_(None),
+        )
+        .exists()
+    )
+    row = s.execute(select(User, live).where(User.id == int(claims["sub"]))).first()
+    if row is None:
+        raise DomainError("TOKEN_INVALID")
+    user, session_live = row
+    if not session_live or not user.active or user.token_version != claims["tv"]:
         raise DomainError("TOKEN_INVALID")
     return actor_for(s, user), claims
 
@@ -89,72 +111,77 @@ def _touch_device(session: Session, user_id: int, device_id: str, **fields) -> D
 
 
 def login(username: str, password: str, device_id: str | None, client_ip: str) -> TokenPair:
-    """Check the password; lock the account after LOGIN_MAX_FAILURES failures in a row.
+    """Check the password; one answer (INVALID_CREDENTIALS) for any wrong one, whatever the account's state.
 
-    Rate limits (per user and per address) are counted in Redis before anything else. A failure is
-    counted with an atomic UPDATE and committed before the refusal, so concurrent wrong guesses cannot
-    undercount, and the guess that reaches the limit is already answered ACCOUNT_LOCKED.
+    Failures slow the guessing client down rather than lock the account (docs/roles.md#sign-in-and-tokens):
+    they are counted per username and client (a known device of the account, else the address), and per
+    username for clients that are not a known device; the owner's known device is never held back by a
+    stranger's guesses. Rate limits (per address; per user for unknown devices) come first, in Redis.
     """
     cfg = runtime.settings()
+    name = username.lower()
     ratelimit.hit(f"login:ip:{client_ip}", cfg.rate_limit_login_per_minute * 3)
-    ratelimit.hit(f"login:user:{username.lower()}", cfg.rate_limit_login_per_minute)
-    failure: DomainError | None = None
+    known = bool(device_id) and _known_device(username, device_id)
+    cap_s = cfg.login_lock_minutes * 60
+    own = throttle.Bucket(
+        f"{name}:dev:{device_id}" if known else f"{name}:ip:{client_ip}", cfg.login_max_failures, cap_s
+    )
+    shared = [] if known else [throttle.Bucket(f"{name}:unknown", cfg.login_max_failures * SHARED_FACTOR, cap_s)]
+    if not known:
+        ratelimit.hit(f"login:user:{name}", cfg.rate_limit_login_per_minute)
+    throttle.attempt([own, *shared])
+    pair: TokenPair | None = None
     with db.tx() as s:
         user = s.scalar(select(User).where(User.username == username))
-        now = utcnow()
-        if user is not None and user.locked_until is not None and user.locked_until > now:
-            raise DomainError("ACCOUNT_LOCKED", retry_after=_seconds_until(user.locked_until))
         if not passwords.verify_password(user.password_hash if user else None, password):
-            if user is None:
-                raise DomainError("INVALID_CREDENTIALS")
-            if user.password_hash is None:
-                raise DomainError("ACCOUNT_NOT_ACTIVATED")
-            failure = _count_failure(s, user)
-        elif not user.active:
-            raise DomainError("ACCOUNT_DISABLED")
-        else:
-            user.failed_logins = 0
-            user.locked_until = None
-            if passwords.needs_rehash(user.password_hash):
-                user.password_hash = passwords.hash_password(password)
-            pair = _issue(s, user, device_id)
-            audit.record(
-                s,
-                "auth.login",
-                actor=Actor(user.id, user.role, user.username),
-                target_type="user",
-                target_id=user.id,
-                details={"device_id": device_id},
-            )
-    if failure is not None:  # committed the counter first, then refuse
-        raise failure
+            if user is not None and user.password_hash is None and _holds_activation_code(s, user, password):
+                raise DomainError("ACCOUNT_NOT_ACTIVATED")  # only the code's holder learns the account exists
+            raise DomainError("INVALID_CREDENTIALS")
+        if user.active:
+            pair = _sign_in(s, user, password, device_id)
+    throttle.succeeded(own, shared)  # the right password, also of a disabled account
+    if pair is None:
+        raise DomainError("ACCOUNT_DISABLED")
     return pair
 
 
-def _seconds_until(moment) -> int:
-    return max(int((moment - utcnow()).total_seconds()) + 1, 1)
-
-
-def _count_failure(session: Session, user: User) -> DomainError:
-    cfg = runtime.settings()
-    count = session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(failed_logins=User.failed_logins + 1)
-        .returning(User.failed_logins)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    if count < cfg.login_max_failures:
-        return DomainError("INVALID_CREDENTIALS")
-    until = utcnow() + timedelta(minutes=cfg.login_lock_minutes)
-    session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(failed_logins=0, locked_until=until)
-        .execution_options(synchronize_session=False)
+def _sign_in(s: Session, user: User, password: str, device_id: str | None) -> TokenPair:
+    """Issue the pair of a right password (upgrading an old hash) and audit the login."""
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    pair = _issue(s, user, device_id)
+    audit.record(
+        s,
+        "auth.login",
+        actor=Actor(user.id, user.role, user.username),
+        target_type="user",
+        target_id=user.id,
+        details={"device_id": device_id},
     )
-    audit.record(session, "auth.locked", target_type="user", target_id=user.id, details={"failures": count})
-    return DomainError("ACCOUNT_LOCKED", retry_after=_seconds_until(until))
+    return pair
+
+
+def _known_device(username: str, device_id: str) -> bool:
+    """True if this device has signed in to this account before (a stranger cannot make it so)."""
+    query = (
+        select(Device.id)
+        .join(User, User.id == Device.user_id)
+        .where(User.username == username, Device.device_id == device_id)
+    )
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def _holds_activation_code(session: Session, user: User, typed: str) -> bool:
+    """True if ``typed`` is the not-yet-activated user's own unspent activation code."""
+    row = session.scalar(
+        select(ActivationCode.id).where(
+            ActivationCode.user_id == user.id,
+            ActivationCode.code_hash == sha256_hex(typed.strip().upper()),
+            ActivationCode.used_at.is_(None),
+            ActivationCode.expires_at > utcnow(),
+        )
+    )
+    return row is not None
 
 
 def activate(code: str, password: str, device_id: str | None, client_ip: str) -> TokenPair:
@@ -182,8 +209,6 @@ def activate(code: str, password: str, device_id: str | None, client_ip: str) ->
             raise DomainError("ACTIVATION_CODE_INVALID")
         user.password_hash = passwords.hash_password(password)
         user.password_changed_at = now
-        user.failed_logins = 0
-        user.locked_until = None
         pair = _issue(s, user, device_id)
         audit.record(
             s, "auth.activate", actor=Actor(user.id, user.role, user.username), target_type="user", target_id=user.id
@@ -295,21 +320,6 @@ def register_device(actor: Actor, device_id: str, platform: str | None, push_tok
         dev = _touch_device(s, actor.user_id, device_id, platform=platform, push_token=push_token)
         audit.record(s, "device.register", actor=actor, target_type="device", target_id=dev.id)
     return dev
-
-
-def set_active(actor: Actor, user_id: int, active: bool) -> User:
-    """Enable or disable a user; disabling revokes all their tokens at once."""
-    with db.tx() as s:
-        user = s.get(User, user_id)
-        if user is None:
-            raise NotFound("user")
-        if user.active == active:
-            return user
-        user.active = active
-        if not active:
-            revoke_all(s, user)
-        audit.record(s, "user.enable" if active else "user.disable", actor=actor, target_type="user", target_id=user.id)
-    return user
 
 
 def purge_refresh_tokens(keep_days: int = 30) -> int:

@@ -6,11 +6,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db import db
-from backend.errors import DomainError
+from backend.errors import DomainError, NotFound, register
 from backend.models import OrgUnit, User, UserUnit
 from backend.services.core import audit
 from backend.services.core.actors import SYSTEM, Actor
-from backend.services.identity import access, passwords
+from backend.services.identity import access, auth, passwords
+
+register("LAST_ADMIN", 409, "不能停用最后一名在用的管理员", "The last active admin cannot be disabled")
+register("CANNOT_DISABLE_SELF", 409, "不能停用自己的账号", "You cannot disable your own account")
 
 #: which level of org unit each staff role is assigned to
 UNIT_LEVEL = {"officer": "office", "grid_worker": "grid", "bureau": "district"}
@@ -86,3 +89,34 @@ def create_user_cli(data: dict) -> User:
 
 def unit_ids_of(session: Session, user_id: int) -> list[int]:
     return list(session.scalars(select(UserUnit.org_unit_id).where(UserUnit.user_id == user_id)))
+
+
+def set_active(actor: Actor, user_id: int, active: bool) -> User:
+    """Enable or disable a user; disabling revokes all their tokens at once (docs/roles.md#admin).
+
+    An admin cannot disable their own account, and the last active admin cannot be disabled: the active
+    admins' rows are locked (FOR UPDATE; SQLite's write lock serialises anyway) before they are counted,
+    so two admins disabling each other at once cannot leave none.
+    """
+    with db.tx() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise NotFound("user")
+        if user.active == active:
+            return user
+        if not active and user.role == "admin":
+            if user.id == actor.user_id:
+                raise DomainError("CANNOT_DISABLE_SELF")
+            admins = s.scalars(
+                select(User.id).where(User.role == "admin", User.active.is_(True)).order_by(User.id).with_for_update()
+            ).all()
+            if user.id in admins and len(admins) <= 1:
+                raise DomainError("LAST_ADMIN")
+            s.refresh(user)
+            if not user.active:
+                return user
+        user.active = active
+        if not active:
+            auth.revoke_all(s, user)
+        audit.record(s, "user.enable" if active else "user.disable", actor=actor, target_type="user", target_id=user.id)
+    return user
