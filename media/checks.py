@@ -1,4 +1,5 @@
-"""Intrinsic checks of one photo: type by content, limits, decode, EXIF facts, pHash, derivatives.
+"""Intrinsic checks of one photo: type by content, limits, decode, what follows the image, EXIF facts, pHash,
+derivatives.
 
 Rules: docs/photos.md#intrinsic-checks.
 
@@ -17,7 +18,8 @@ from datetime import datetime
 from media import exif, reasons
 from media.editors import editor_in
 from media.phash import phash
-from media.sniff import MEDIA_TYPES, PILLOW_FORMATS, sniff
+from media.sniff import MEDIA_TYPES, PILLOW_FORMATS, declared_matches, sniff
+from media.trailer import ending
 
 #: script or markup where an image has none (polyglots); scanned in the first and last 64 KiB. The literal
 #: "<" first keeps the scan at memchr speed; each marker is long enough that compressed data never forms it
@@ -111,8 +113,13 @@ def prepare() -> None:
     inspect(sample.getvalue(), Limits(display_px=32, thumb_px=16))
 
 
-def inspect(data: bytes, limits: Limits = Limits()) -> Inspection:  # noqa: B008 - frozen, immutable default
-    """Check one file; never raises for anything the file contains."""
+def inspect(
+    data: bytes,
+    limits: Limits = Limits(),  # noqa: B008 - frozen, immutable default
+    declared_type: str | None = None,
+) -> Inspection:
+    """Check one file (against the content type its upload declared, when given); never raises for anything
+    the file contains."""
     result = Inspection()
     if not data:
         return result.add("EMPTY_FILE")
@@ -123,6 +130,8 @@ def inspect(data: bytes, limits: Limits = Limits()) -> Inspection:  # noqa: B008
         return result.add("UNSUPPORTED_TYPE")
     result.facts["format"] = fmt
     result.facts["media_type"] = MEDIA_TYPES[fmt]
+    if declared_type is not None and not declared_matches(declared_type, fmt):
+        result.add("TYPE_MISMATCH", declared=declared_type, found=MEDIA_TYPES[fmt])
     marker = _script_marker(data[:_SCAN]) or _script_marker(data[-_SCAN:])
     if marker:
         return result.add("EMBEDDED_SCRIPT", marker=marker)
@@ -133,9 +142,18 @@ def inspect(data: bytes, limits: Limits = Limits()) -> Inspection:  # noqa: B008
         result.add("CHECK_OUT_OF_MEMORY")
     except Exception as exc:  # noqa: BLE001 - hostile files make Pillow raise almost anything
         result.add(_decode_reason(exc), error=type(exc).__name__)
+    if result.verdict != reasons.REJECTED:
+        _trailing(data, fmt, result)
     if result.verdict == reasons.REJECTED:
         result.display = result.thumbnail = result.phash = None
     return result
+
+
+def _trailing(data: bytes, fmt: str, result: Inspection) -> None:
+    """Bytes after the image's end that no phone appends (docs/photos.md#trailing-data) make it suspect."""
+    end = ending(data, fmt)
+    if end is not None and not end.allowed:
+        result.add("TRAILING_DATA", image_end=end.image_end, trailing_bytes=end.trailing, kind=end.kind)
 
 
 def _script_marker(chunk: bytes) -> str | None:
@@ -149,6 +167,7 @@ def inspect_isolated(
     data: bytes,
     limits: Limits = Limits(),  # noqa: B008
     *,
+    declared_type: str | None = None,
     timeout_s: float = 60.0,
     memory_bytes: int = 1 << 30,
 ) -> Inspection:
@@ -157,14 +176,15 @@ def inspect_isolated(
 
     prepare()
     try:
-        return Inspection.from_wire(*run(_inspect_wire, data, limits, timeout_s=timeout_s, memory_bytes=memory_bytes))
+        answer = run(_inspect_wire, data, limits, declared_type, timeout_s=timeout_s, memory_bytes=memory_bytes)
+        return Inspection.from_wire(*answer)
     except SandboxError as exc:
         code = {"timeout": "CHECK_TIMEOUT", "memory": "CHECK_OUT_OF_MEMORY"}.get(exc.kind, "CORRUPT_IMAGE")
         return Inspection().add(code, error=exc.kind, detail=exc.detail[:200])
 
 
-def _inspect_wire(data: bytes, limits: Limits) -> tuple[dict, list[bytes]]:
-    return inspect(data, limits).to_wire()
+def _inspect_wire(data: bytes, limits: Limits, declared_type: str | None = None) -> tuple[dict, list[bytes]]:
+    return inspect(data, limits, declared_type).to_wire()
 
 
 def _decode_reason(exc: Exception) -> str:
@@ -295,9 +315,18 @@ def _rgb(im):
 
 
 def _encode(im, quality: int) -> Derivative:
-    """Re-encode as a baseline JPEG with no EXIF, ICC, XMP or comment: nothing of the original's metadata."""
+    """Re-encode the pixels alone as a baseline JPEG: no EXIF, ICC, XMP, comment or text of the original.
+
+    Pillow's writers take metadata from the save call and, for some keys, from ``im.info`` (the JPEG writer
+    copies ``info["comment"]``: a JPEG comment or a PNG text chunk named "comment" would reach every
+    viewer), and every resize or transpose copies ``info``; so the image is saved with ``info`` empty.
+    """
     out = io.BytesIO()
-    im.save(out, "JPEG", quality=quality, optimize=False, progressive=False)
+    kept, im.info = im.info, {}
+    try:
+        im.save(out, "JPEG", quality=quality, optimize=False, progressive=False)
+    finally:
+        im.info = kept
     return Derivative(out.getvalue(), im.width, im.height)
 
 

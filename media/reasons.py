@@ -47,6 +47,9 @@ for _r in [
     ("NO_CAPTURE_TIME", SUSPECT, "照片没有拍摄时间", "The photo has no capture time"),
     ("NO_CAMERA_MODEL", SUSPECT, "照片没有相机型号", "The photo names no camera model"),
     ("EDITING_SOFTWARE", SUSPECT, "照片经过编辑软件处理", "The photo was saved by editing software"),
+    # intrinsic: an image, but the file is more than, or other than, what was declared (→ suspect)
+    ("TRAILING_DATA", SUSPECT, "图片结束后附带了其他数据", "The file carries other data after the image's end"),
+    ("TYPE_MISMATCH", SUSPECT, "图片实际格式与申报的类型不符", "The image's content differs from its declared type"),
     # at attachment, against the claim (→ suspect)
     ("CAPTURE_TIME_MISMATCH", SUSPECT, "拍摄时间与申报时间不符", "The capture time does not match the claimed time"),
     ("GPS_MISMATCH", SUSPECT, "拍摄地点与申报地点不符", "The photo's location does not match the claimed location"),

@@ -16,6 +16,15 @@ MEDIA_TYPES = {
     "avif": "image/avif",
 }
 
+#: format found → the declared content types that name it (docs/photos.md#intrinsic-checks, TYPE_MISMATCH)
+DECLARED_AS = {
+    "jpeg": frozenset({"image/jpeg"}),
+    "png": frozenset({"image/png"}),
+    "webp": frozenset({"image/webp"}),
+    "heif": frozenset({"image/heic", "image/heif", "image/heic-sequence"}),
+    "avif": frozenset({"image/avif"}),
+}
+
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"mif2"}
 _AVIF_BRANDS = {b"avif", b"avis"}
 
@@ -36,3 +45,8 @@ def sniff(head: bytes) -> str | None:
         if brands & _HEIF_BRANDS:
             return "heif"
     return None
+
+
+def declared_matches(declared_type: str, fmt: str) -> bool:
+    """Whether the content type an upload declared names the format its content has."""
+    return declared_type.split(";")[0].strip().lower() in DECLARED_AS.get(fmt, ())

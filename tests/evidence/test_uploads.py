@@ -165,7 +165,7 @@ def test_a_png_declared_as_jpeg_is_judged_by_its_content(backend, client, subjec
     scene().save(out, "PNG")
     got = upload(client, subject_h, out.getvalue())
     assert got["facts"]["format"] == "png" and got["status"] == "suspect"
-    assert [r["code"] for r in got["reasons"]] == ["NO_EXIF"] and got["reasons"][0]["message"]
+    assert [r["code"] for r in got["reasons"]] == ["TYPE_MISMATCH", "NO_EXIF"] and got["reasons"][0]["message"]
 
 
 def test_a_malformed_file_is_rejected_with_a_reason_and_the_job_succeeds(backend, client, subject_h):

@@ -47,15 +47,17 @@ class Inspected:
     derivatives: dict
 
 
-def inspect_original(upload_id: int, storage_key: str, size_bytes: int) -> Inspected:
-    """Read the original, inspect it in the sandbox and store its derivatives; touches no database row.
+def inspect_original(upload_id: int, storage_key: str, size_bytes: int, declared_type: str | None = None) -> Inspected:
+    """Read the original, inspect it in the sandbox (against its declared content type: ``TYPE_MISMATCH``)
+    and store its derivatives; touches no database row.
 
     Safe to repeat: derivative keys are derived from the original's, so a rerun overwrites the same objects.
     """
     storage = get_storage()
     with contextlib.closing(storage.open(storage_key)) as fh:
         data = fh.read(size_bytes + 1)
-    result = inspect_isolated(data, limits(), timeout_s=runtime.settings().photo_check_timeout_s)
+    timeout_s = runtime.settings().photo_check_timeout_s
+    result = inspect_isolated(data, limits(), declared_type=declared_type, timeout_s=timeout_s)
     derivatives = {}
     for name, d in (("display", result.display), ("thumbnail", result.thumbnail)):
         if d is not None:
@@ -72,19 +74,21 @@ def prepare_check(payload: dict) -> Inspected | None:
     session = db.new_session()
     try:
         row = session.execute(
-            select(Upload.storage_key, Upload.size_bytes, Upload.status).where(Upload.id == payload["upload_id"])
+            select(Upload.storage_key, Upload.size_bytes, Upload.status, Upload.declared_type).where(
+                Upload.id == payload["upload_id"]
+            )
         ).first()
     finally:
         session.close()
     if row is None or row.status != "processing":
         return None
-    return inspect_original(payload["upload_id"], row.storage_key, row.size_bytes)
+    return inspect_original(payload["upload_id"], row.storage_key, row.size_bytes, row.declared_type)
 
 
 def run_checks(session: Session, upload: Upload, inspected: Inspected | None = None) -> Inspection:
     """Record the verdict of the stored original on the (locked) row, inspecting it first if not done yet."""
     if inspected is None or inspected.storage_key != upload.storage_key:
-        inspected = inspect_original(upload.id, upload.storage_key, upload.size_bytes)
+        inspected = inspect_original(upload.id, upload.storage_key, upload.size_bytes, upload.declared_type)
     result, derivatives = inspected.result, inspected.derivatives
     upload.derivatives = derivatives
     upload.format = result.facts.get("format")

@@ -9,6 +9,7 @@ checks commit together, so a completed upload is always checked, even if Redis w
 from __future__ import annotations
 
 import contextlib
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from backend import runtime
 from backend.db import db
 from backend.errors import DomainError, NotFound, register
-from backend.models import Subject, Upload, utcnow
+from backend.models import Subject, Upload, User, utcnow
 from backend.services.core import audit, outbox
 from backend.services.core.actors import Actor
 from backend.services.core.statemachine import StateMachine
@@ -76,6 +77,12 @@ for _c in [
     ("UPLOAD_ALREADY_ATTACHED", 422, "该照片已用于其他记录", "The upload is already attached to a record"),
     ("UPLOAD_NOT_UNDER_REVIEW", 409, "该照片无需审核", "The upload is not awaiting review"),
     ("UPLOAD_ORIGINAL_GONE", 409, "原始照片已按保存期限删除", "The original was deleted under the retention policy"),
+    (
+        "UPLOAD_QUOTA_EXCEEDED",
+        429,
+        "未完成的上传或近一小时上传量已达上限,请稍后再试",
+        "Too many uploads not completed, or too many bytes declared in the last hour; try again later",
+    ),
 ]:
     register(*_c)
 
@@ -98,7 +105,9 @@ def declare(actor: Actor, purpose: str, content_type: str, size_bytes: int, sha2
         raise DomainError("UPLOAD_PURPOSE_NOT_ALLOWED", {"purpose": [purpose]})
     content_type = content_type.split(";")[0].strip().lower()
     if content_type not in DECLARABLE_TYPES:
-        raise DomainError("UPLOAD_TYPE_NOT_ALLOWED", {"content_type": sorted(DECLARABLE_TYPES)})
+        raise DomainError(
+            "UPLOAD_TYPE_NOT_ALLOWED", {"content_type": ["one of: " + ", ".join(sorted(DECLARABLE_TYPES))]}
+        )
     settings = runtime.settings()
     if size_bytes > settings.upload_max_bytes:
         raise DomainError("UPLOAD_TOO_LARGE", {"size_bytes": [f"at most {settings.upload_max_bytes}"]})
@@ -110,6 +119,7 @@ def declare(actor: Actor, purpose: str, content_type: str, size_bytes: int, sha2
     except StorageError as exc:
         raise _unavailable(exc) from exc
     with db.tx() as s:
+        _check_quota(s, actor, size_bytes, now)
         upload = Upload(
             owner_id=actor.user_id,
             subject_id=actor.subject_id if actor.role == "subject" else None,
@@ -130,6 +140,57 @@ def declare(actor: Actor, purpose: str, content_type: str, size_bytes: int, sha2
     if post is None:
         post = {"method": "PUT", "url": None, "headers": {"Content-Type": content_type}}
     return Declared(upload, {**post, "expires_at": link_expires})
+
+
+def _check_quota(s: Session, actor: Actor, size_bytes: int, now: datetime) -> None:
+    """Refuse a declaration past the user's quota with 429 and when to retry (docs/photos.md#upload-quota).
+
+    Counted from the uploads themselves, in the transaction that adds the new one: the user's row is locked
+    first (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers), so concurrent declarations of
+    one user cannot all slip under the limit together.
+    """
+    settings = runtime.settings()
+    s.execute(select(User.id).where(User.id == actor.user_id).with_for_update())
+    mine = Upload.owner_id == actor.user_id
+    limit = settings.upload_quota_pending
+    pending = list(
+        s.scalars(
+            select(Upload.upload_expires_at)
+            .where(mine, Upload.status == "pending", Upload.upload_expires_at > now)
+            .order_by(Upload.upload_expires_at)
+        )
+    )
+    if len(pending) >= limit:  # a slot frees when one is completed, or else when enough of them expire
+        frees_at = pending[len(pending) - limit]
+        raise DomainError(
+            "UPLOAD_QUOTA_EXCEEDED",
+            {"pending": [f"at most {limit} uploads declared and not completed"]},
+            retry_after=_seconds(frees_at - now),
+        )
+    window = timedelta(hours=1)
+    recent = s.execute(
+        select(Upload.created_at, Upload.size_bytes)
+        .where(mine, Upload.created_at > now - window)
+        .order_by(Upload.created_at)
+    ).all()
+    budget = settings.upload_quota_bytes_per_hour
+    excess = sum(r.size_bytes for r in recent) + size_bytes - budget
+    if excess > 0:  # wait until enough of the hour's declarations leave the window
+        wait = window
+        for r in recent:
+            excess -= r.size_bytes
+            if excess <= 0:
+                wait = r.created_at + window - now
+                break
+        raise DomainError(
+            "UPLOAD_QUOTA_EXCEEDED",
+            {"size_bytes": [f"at most {budget} bytes declared in any 60 minutes"]},
+            retry_after=_seconds(wait),
+        )
+
+
+def _seconds(delta: timedelta) -> int:
+    return max(1, math.ceil(delta.total_seconds()))
 
 
 def visible(session: Session, actor: Actor, upload_id: int, *, lock: bool = False) -> Upload:
@@ -173,7 +234,7 @@ def receive(actor: Actor, upload_id: int, body: BinaryIO, content_type: str | No
     if upload.status == "expired":
         raise DomainError("UPLOAD_EXPIRED")
     if content_type is not None and content_type.split(";")[0].strip().lower() != upload.declared_type:
-        raise DomainError("UNSUPPORTED_MEDIA_TYPE", {"Content-Type": [upload.declared_type]})
+        raise DomainError("UNSUPPORTED_MEDIA_TYPE", context={"declared_type": upload.declared_type})
     reader = VerifyingReader(body, upload.size_bytes, upload.sha256)
     try:
         if upload.status != "pending" or storage.head(upload.storage_key) is not None:
