@@ -58,12 +58,24 @@ for _c in [
     # generic HTTP-level failures
     ("BAD_REQUEST", 400, "请求格式不正确", "The request is malformed"),
     ("MALFORMED_JSON", 400, "请求体不是有效的 JSON", "The request body is not valid JSON"),
+    (
+        "JSON_TOO_COMPLEX",
+        400,
+        "请求内容嵌套过深或数字过长",
+        "The JSON body is nested too deep (over 32 levels) or holds a number of over 20 digits",
+    ),
     ("VALIDATION_FAILED", 400, "请求字段有误", "Some fields of the request are invalid"),
     ("UNAUTHENTICATED", 401, "请先登录", "Authentication required"),
     ("TOKEN_INVALID", 401, "登录凭证无效或已过期", "The token is invalid or expired"),
     ("FORBIDDEN", 403, "您的角色无权执行此操作", "Your role may not do this"),
     ("NOT_FOUND", 404, "未找到该记录", "Not found"),
     ("METHOD_NOT_ALLOWED", 405, "不支持该请求方法", "Method not allowed"),
+    (
+        "NOT_ACCEPTABLE",
+        406,
+        "该接口不提供所要求的格式(如 CSV)",
+        "This endpoint cannot answer in the requested format (e.g. CSV)",
+    ),
     ("CONFLICT", 409, "与当前状态冲突", "Conflicts with the current state"),
     ("ILLEGAL_TRANSITION", 409, "当前状态下不能执行该操作", "This action is not allowed in the current state"),
     (
@@ -121,19 +133,49 @@ for _c in [
     register(*_c)
 
 
+def field_errors(messages: object, prefix: str = "") -> dict[str, list[str]]:
+    """``{field: [messages]}``: nested errors flattened to dotted paths (``items.0.kind``), every message text."""
+    out: dict[str, list[str]] = {}
+
+    def walk(path: str, value: object) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{path}.{k}" if path else str(k), v)
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                if isinstance(item, dict | list | tuple):
+                    walk(f"{path}.{i}" if path else str(i), item)
+                else:
+                    out.setdefault(path, []).append(str(item))
+        else:
+            out.setdefault(path, []).append(str(value))
+
+    walk(prefix, messages)
+    return out
+
+
 class DomainError(Exception):
     """A refusal with a catalogued code; the HTTP layer turns it into the API's error body."""
 
     def __init__(
-        self, code: str, errors: dict | None = None, *, detail: str | None = None, retry_after: int | None = None
+        self,
+        code: str,
+        errors: dict | None = None,
+        *,
+        detail: str | None = None,
+        retry_after: int | None = None,
+        context: dict | None = None,
     ) -> None:
+        """``errors`` is always ``{field: [messages]}``; any other facts (the states of an illegal transition,
+        an import's report) go in ``context``, which the API's body carries under ``detail``."""
         if code not in CATALOGUE:
             raise KeyError(f"unknown error code {code}")
         super().__init__(code)
         self.code = code
-        self.errors = errors
+        self.errors = field_errors(errors) if errors is not None else None
         self.detail = detail
         self.retry_after = retry_after
+        self.context = context
 
     @property
     def status(self) -> int:

@@ -24,7 +24,6 @@ import secrets
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -58,10 +57,7 @@ def prepare(args) -> tuple[object, list[str], datetime]:
         conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-    from backend.services.identity.tokens import issue_access
-
-    tokens = [issue_access(i + 1, "subject", 1, str(uuid.uuid4()))[0] for i in range(1, args.subjects + 1)]
-    return load.bench_app(), tokens, taken
+    return load.bench_app(), load.session_tokens(url, args.subjects), taken
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ ended checked in; each with its score row, as subjects this far into their corre
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import itertools
 import json
@@ -49,7 +50,7 @@ from pgload import copy_rows, fresh_database  # noqa: E402 - bench/ on the path 
 
 SH = ZoneInfo("Asia/Shanghai")
 HOME = (30.05, 119.96)
-AREA = {"type": "circle", "center": [HOME[1], HOME[0]], "radius_m": 20000}
+AREA = {"type": "Point", "coordinates": [HOME[1], HOME[0]], "radius_m": 20000}
 
 
 def bench_app():
@@ -310,6 +311,21 @@ class Client:
         }
 
 
+def session_tokens(url: str, subjects: int) -> list[str]:
+    """An access token per subject (user ids 2..subjects+1), each naming a live login: its refresh-token family
+    row is loaded with COPY, since the API refuses an access token whose session has ended or never began."""
+    from backend.services.identity.tokens import issue_access
+
+    now = datetime.now(UTC)
+    families = {user_id: str(uuid.uuid4()) for user_id in range(2, subjects + 2)}
+    sql = "COPY refresh_tokens (user_id, family_id, token_hash, created_at, expires_at) FROM STDIN"
+    with psycopg.connect(url) as conn, conn.cursor().copy(sql) as copy:
+        for user_id, family in families.items():
+            digest = hashlib.sha256(family.encode()).hexdigest()
+            copy.write_row((user_id, family, digest, now, now + timedelta(days=30)))
+    return [issue_access(user_id, "subject", 1, family)[0] for user_id, family in families.items()]
+
+
 def load_test(args) -> dict:
     url = fresh_database(args.url, args.database)
     instance = tempfile.mkdtemp(prefix="zj-bench-ci-")
@@ -329,9 +345,7 @@ def load_test(args) -> dict:
     recompute.recompute_all()  # every subject has a score already, as in steady state
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-    from backend.services.identity.tokens import issue_access
-
-    tokens = [issue_access(i + 1, "subject", 1, str(uuid.uuid4()))[0] for i in range(1, args.subjects + 1)]
+    tokens = session_tokens(url, args.subjects)
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "-c", "mobile_api/gunicorn_conf.py", "--pythonpath", "bench"]
         + ["checkin_load:bench_app()"],

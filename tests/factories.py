@@ -84,7 +84,7 @@ def make_world() -> World:
                 name=f"区{side}",
                 code=f"D{side}",
                 parent_id=city.id,
-                area={"type": "circle", "center": [119.96, 30.05], "radius_m": 20000},
+                area={"type": "Point", "coordinates": [119.96, 30.05], "radius_m": 20000},
             )
             office = create_unit(s, level="office", name=f"所{side}", code=f"O{side}", parent_id=dist.id)
             grid = create_unit(s, level="grid", name=f"网格{side}", code=f"G{side}", parent_id=office.id)

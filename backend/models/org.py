@@ -22,7 +22,7 @@ class OrgUnit(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     #: "/1/4/9/" — the ids from the root down to and including this unit; a subtree is a prefix match.
     path: Mapped[str] = mapped_column(String(255), index=True, default="")
-    #: districts: {"type": "polygon", "coordinates": [[lon, lat], ...]} or
-    #: {"type": "circle", "center": [lon, lat], "radius_m": 5000}
+    #: districts: GeoJSON geometry (backend.services.core.areas): {"type": "Polygon", "coordinates":
+    #: [[[lon, lat], ..., [lon, lat]]]} or a circle {"type": "Point", "coordinates": [lon, lat], "radius_m": 5000}
     area: Mapped[dict | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -28,7 +28,7 @@ class SubjectRequest(Base):
     client_id: Mapped[str | None] = mapped_column(String(128))
     type: Mapped[str] = mapped_column(String(20))
     destination: Mapped[str] = mapped_column(String(200))
-    #: where the subject may be while a leave is in force: {"type": "circle"|"polygon", ...} ([lon, lat])
+    #: where the subject may be while a leave is in force: GeoJSON geometry, as an org unit's area
     destination_area: Mapped[dict | None]
     destination_district_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     reason: Mapped[str] = mapped_column(Text)

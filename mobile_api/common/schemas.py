@@ -3,6 +3,9 @@
 from marshmallow import Schema, fields, validate
 
 from backend.models.upload import PURPOSES
+from backend.services.core.statemachine import describe
+from backend.services.evidence.attachments import REVIEW_STATES
+from backend.services.evidence.uploads import UPLOAD_STATES
 from backend.services.subjects.profiles import masked_id_number
 from media import reasons as reason_codes
 
@@ -133,7 +136,7 @@ class RecordOut(Schema):
 
 
 class ReviewOut(Schema):
-    status = fields.String()
+    status = fields.String(metadata={"description": describe(REVIEW_STATES)})
     note = fields.String(allow_none=True)
     reviewed_by = fields.Integer(allow_none=True)
     reviewed_at = fields.DateTime(allow_none=True)
@@ -142,7 +145,7 @@ class ReviewOut(Schema):
 class UploadOut(Schema):
     id = fields.Integer()
     purpose = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": describe(UPLOAD_STATES)})
     subject_id = fields.Integer(allow_none=True)
     size_bytes = fields.Integer()
     reasons = fields.List(fields.Nested(ReasonOut))

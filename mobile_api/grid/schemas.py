@@ -2,6 +2,8 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from backend.services.core.statemachine import describe
+from backend.services.field.reports import FIELD_REPORT_STATES
 from mobile_api.common.records import ServiceIn
 from mobile_api.http.fields import id_field
 
@@ -61,7 +63,7 @@ class FieldReportOut(Schema):
     longitude = fields.Float(allow_none=True)
     observed_at = fields.DateTime()
     upload_ids = fields.List(fields.Integer())
-    status = fields.String()
+    status = fields.String(metadata={"description": describe(FIELD_REPORT_STATES)})
     polarity = fields.String()
     severity = fields.String(allow_none=True)
     categories = fields.List(fields.String())

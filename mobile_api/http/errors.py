@@ -10,8 +10,8 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from backend.errors import CATALOGUE, DomainError
-from mobile_api.http.fields import MAX_ID
+from backend.errors import CATALOGUE, DomainError, field_errors
+from mobile_api.http import fields as _fields  # a module: fields → pagination → errors import in a ring
 
 log = logging.getLogger("mobile_api.errors")
 
@@ -30,13 +30,16 @@ _HTTP_CODES = {
 }
 
 
-def error_body(code: str, errors: dict | None = None, detail: str | None = None) -> dict:
+def error_body(code: str, errors: dict | None = None, detail: str | None = None, context: dict | None = None) -> dict:
+    """``errors`` is always ``{field: [messages]}``; other facts of the refusal go under ``detail`` (an object)."""
     entry = CATALOGUE[code]
     body: dict = {"code": code, "message": entry.message, "message_en": entry.message_en}
     if detail:
         body["message_en"] = f"{entry.message_en}: {detail}"
     if errors:
-        body["errors"] = errors
+        body["errors"] = field_errors(errors)
+    if context:
+        body["detail"] = context
     return body
 
 
@@ -46,8 +49,9 @@ def respond(
     errors: dict | None = None,
     detail: str | None = None,
     retry_after: int | None = None,
+    context: dict | None = None,
 ):
-    resp = jsonify(error_body(code, errors, detail))
+    resp = jsonify(error_body(code, errors, detail, context))
     resp.status_code = status or CATALOGUE[code].status
     if retry_after is not None:
         resp.headers["Retry-After"] = str(retry_after)
@@ -55,7 +59,7 @@ def respond(
 
 
 def handle_domain_error(exc: DomainError):
-    return respond(exc.code, exc.status, exc.errors, exc.detail, exc.retry_after)
+    return respond(exc.code, exc.status, exc.errors, exc.detail, exc.retry_after, exc.context)
 
 
 def handle_http_exception(exc: HTTPException):
@@ -102,7 +106,7 @@ class BoundedInt(IntegerConverter):
     """``<int:...>`` path segments limited to the id range, so an absurd number is a 404, not a driver crash."""
 
     def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 - werkzeug's signature
-        kwargs.setdefault("max", MAX_ID)
+        kwargs.setdefault("max", _fields.MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 

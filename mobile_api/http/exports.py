@@ -1,17 +1,20 @@
-"""The field feature's staff lists: pages of multi-column rows, and CSV exports (streamed, IDs masked, audited)."""
+"""The staff lists: pages of multi-column rows, CSV exports (streamed, IDs masked, audited), and 406 where a
+list has no CSV form (``refuse_csv``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from flask import Response, g
+from flask import Flask, Response, g, request
 from sqlalchemy import Select, func, select
 
 from backend.db import db
+from backend.errors import DomainError
 from backend.models import Subject
 from backend.services.core import audit, crypto
 from backend.services.subjects import idcard
-from mobile_api.http.pagination import CSV_MAX_ROWS, csv_stream
+from mobile_api.http.errors import respond
+from mobile_api.http.pagination import CSV_MAX_ROWS, csv_stream, prefers_csv
 
 
 def masked(id_number_enc: str | None) -> str:
@@ -58,3 +61,37 @@ def page_rows(stmt: Select, page: int, page_size: int) -> tuple[list, dict]:
     if page < pages:
         meta["next_page"] = page + 1
     return rows, meta
+
+
+def _csv_only() -> bool:
+    """The client asks for CSV and does not accept JSON at all (``Accept: text/csv``)."""
+    return prefers_csv() and request.accept_mimetypes.quality("application/json") == 0
+
+
+def refuse_csv(app: Flask) -> None:
+    """Answer ``Accept: text/csv`` with 406 NOT_ACCEPTABLE where the endpoint has no CSV form.
+
+    A write never answers CSV, so it is refused before it runs; a read is refused when its view did not ask
+    ``wants_csv()`` (the lists with a CSV form do) and was about to answer JSON. A client that also accepts
+    JSON (``text/csv, application/json;q=0.5``) gets JSON.
+    """
+
+    @app.before_request
+    def _refuse_csv_write():
+        if request.path.startswith("/api/") and request.method not in ("GET", "HEAD") and _csv_only():
+            raise DomainError("NOT_ACCEPTABLE", context={"accept": "text/csv", "available": ["application/json"]})
+
+    @app.after_request
+    def _refuse_csv_read(resp: Response) -> Response:
+        if (
+            request.path.startswith("/api/")
+            and resp.status_code < 300
+            and resp.mimetype == "application/json"
+            and not g.get("csv_form")
+            and _csv_only()
+        ):
+            refusal = respond("NOT_ACCEPTABLE", context={"accept": "text/csv", "available": ["application/json"]})
+            resp.set_data(refusal.get_data())  # the same response object: the other hooks' headers stay
+            resp.status_code = refusal.status_code
+            resp.headers.pop("X-Pagination", None)
+        return resp

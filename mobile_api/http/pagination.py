@@ -1,4 +1,9 @@
-"""A small SQLAlchemy 2 pager with the X-Pagination header, and CSV output for staff lists."""
+"""A small SQLAlchemy 2 pager with the X-Pagination header, and CSV output for staff lists.
+
+CSV cells are written as the JSON body writes them: timestamps ISO 8601 with their offset
+(``2026-12-10T05:04:28.946780+00:00``), dates ISO 8601, booleans ``true``/``false``, null as an empty cell.
+A list without a CSV form answers ``Accept: text/csv`` with 406 NOT_ACCEPTABLE (``exports.refuse_csv``).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ import csv
 import io
 import json
 from collections.abc import Iterable
+from datetime import UTC, date, datetime
 
-from flask import Response, request, stream_with_context
+from flask import Response, g, request, stream_with_context
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -40,12 +46,30 @@ def pagination_header(meta: dict) -> dict:
     return {"X-Pagination": json.dumps(meta)}
 
 
-def wants_csv() -> bool:
+def prefers_csv() -> bool:
     """True when the client prefers text/csv to JSON."""
     return request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
 
 
+def wants_csv() -> bool:
+    """True when the client prefers text/csv to JSON; calling it says that this endpoint has a CSV form."""
+    g.csv_form = True
+    return prefers_csv()
+
+
+def csv_value(value: object) -> object:
+    """A cell as the JSON body would write it (see the module docstring)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
 def _cell(value: object) -> object:
+    value = csv_value(value)
     if isinstance(value, dict | list):
         value = json.dumps(value, ensure_ascii=False)
     if isinstance(value, str) and value.startswith(_FORMULA_START):

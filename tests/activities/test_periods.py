@@ -101,8 +101,26 @@ def test_month_helpers():
     assert periods.month_of(sh(12, 31, 23, 30)) == f"{YEAR}-12"  # 15:30 UTC
 
 
-CIRCLE = {"type": "circle", "center": [120.0, 30.0], "radius_m": 1000}
-SQUARE = {"type": "polygon", "coordinates": [[120.0, 30.0], [120.1, 30.0], [120.1, 30.1], [120.0, 30.1]]}
+CIRCLE = {"type": "Point", "coordinates": [120.0, 30.0], "radius_m": 1000}
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [[[120.0, 30.0], [120.1, 30.0], [120.1, 30.1], [120.0, 30.1], [120.0, 30.0]]],
+}
+#: the square with a hole in its middle (120.04–120.06, 30.04–30.06), and a second square 0.2° east
+HOLED = {
+    "type": "Polygon",
+    "coordinates": [
+        SQUARE["coordinates"][0],
+        [[120.04, 30.04], [120.04, 30.06], [120.06, 30.06], [120.06, 30.04], [120.04, 30.04]],
+    ],
+}
+TWO = {
+    "type": "MultiPolygon",
+    "coordinates": [
+        SQUARE["coordinates"],
+        [[[120.3, 30.0], [120.4, 30.0], [120.4, 30.1], [120.3, 30.1], [120.3, 30.0]]],
+    ],
+}
 
 
 def test_distance_to_a_circle_and_a_polygon():
@@ -111,7 +129,17 @@ def test_distance_to_a_circle_and_a_polygon():
     assert distance_to_area(CIRCLE, 30.02, 120.0) == pytest.approx(1224, abs=5)
     assert distance_to_area(SQUARE, 30.05, 120.05) == 0
     assert distance_to_area(SQUARE, 30.05, 120.11) == pytest.approx(0.01 * 111_195 * 0.866, rel=0.01)
-    assert distance_to_area({"type": "polygon", "coordinates": [[1, 2]]}, 30, 120) is None
+    assert distance_to_area({"type": "Polygon", "coordinates": [[[1, 2]]]}, 30, 120) is None
+    assert distance_to_area({"type": "Point", "coordinates": [120.0, 30.0]}, 30, 120) is None  # no radius_m
+
+
+def test_distance_to_a_polygon_with_a_hole_and_to_a_multipolygon():
+    assert distance_to_area(HOLED, 30.02, 120.02) == 0
+    # the middle of the hole is 0.01° from its edges: ~960 m (east-west, at 30.05°) outside the area
+    assert distance_to_area(HOLED, 30.05, 120.05) == pytest.approx(0.01 * 111_195 * 0.866, rel=0.01)
+    assert distance_to_area(TWO, 30.05, 120.35) == 0
+    assert distance_to_area(TWO, 30.05, 120.2) == pytest.approx(0.1 * 111_195 * 0.866, rel=0.01)
+    assert distance_to_area({"type": "Point", "coordinates": [120.0, 30.0, 12.5], "radius_m": 10}, 30, 120) == 0
 
 
 @pytest.mark.parametrize(
@@ -119,10 +147,18 @@ def test_distance_to_a_circle_and_a_polygon():
     [
         None,
         {"type": "square"},
-        {"type": "circle", "center": [200, 30], "radius_m": 10},
-        {"type": "circle", "center": [120, 30], "radius_m": -1},
-        {"type": "polygon", "coordinates": [[120, 30], [121, 30]]},
-        {"type": "polygon", "coordinates": [[120, 30], [121, "x"], [121, 31]]},
+        {"type": "Point", "coordinates": [200, 30], "radius_m": 10},
+        {"type": "Point", "coordinates": [120, 30], "radius_m": -1},
+        {"type": "Point", "coordinates": [120, 30], "radius_m": True},
+        {"type": "Point", "coordinates": [120, 30]},
+        {"type": "Polygon", "coordinates": [[[120, 30], [121, 30], [120, 30]]]},
+        {"type": "Polygon", "coordinates": [[[120, 30], [121, "x"], [121, 31], [120, 30]]]},
+        {"type": "Polygon", "coordinates": [[[120, 30], [121, 30], [121, 31], [120, 31]]]},  # ring not closed
+        {"type": "Polygon", "coordinates": []},
+        {"type": "MultiPolygon", "coordinates": [[]]},
+        # the shapes stored before migration 0010_formats are no longer accepted
+        {"type": "circle", "center": [120.0, 30.0], "radius_m": 1000},
+        {"type": "polygon", "coordinates": [[120.0, 30.0], [120.1, 30.0], [120.1, 30.1]]},
     ],
 )
 def test_malformed_areas_are_refused(bad):

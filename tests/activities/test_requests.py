@@ -27,7 +27,7 @@ from tests.support.activities import (
     warnings_of,
 )
 
-SHANGHAI_AREA = {"type": "circle", "center": [AWAY[1], AWAY[0]], "radius_m": 10_000}
+SHANGHAI_AREA = {"type": "Point", "coordinates": [AWAY[1], AWAY[0]], "radius_m": 10_000}
 
 
 def d(month: int, day: int, year: int = YEAR) -> str:
@@ -186,7 +186,7 @@ def test_every_refusal_has_its_code(client, world, clock):
         422,
         "DESTINATION_DISTRICT_INVALID",
     )
-    assert code(d(4, 1), d(4, 2), destination_area={"type": "circle"}) == (422, "AREA_INVALID")
+    assert code(d(4, 1), d(4, 2), destination_area={"type": "Point"}) == (422, "AREA_INVALID")
     assert code(d(4, 1), d(4, 2), type="holiday") == (400, "VALIDATION_FAILED")
     assert code(d(4, 1), "2027-13-01") == (400, "VALIDATION_FAILED")
     # the calendar-year limit: 6 days taken, 30 + 24 more is 60, one day more is refused

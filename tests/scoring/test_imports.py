@@ -81,7 +81,7 @@ def test_a_bad_row_rejects_the_whole_file_with_a_report(client, world):
     assert resp.status_code == 422
     body = resp.get_json()
     assert body["code"] == "CREDIT_BASE_IMPORT_REJECTED"
-    report = body["errors"]["report"]
+    report = body["detail"]["report"]
     assert {k: report[k] for k in ("rows", "accepted", "malformed", "unknown_subject", "out_of_range", "conflict")} == {
         "rows": 6,
         "accepted": 0,

@@ -141,7 +141,7 @@ def _run(op, people, origin, pending, officer, admin) -> None:
         try:
             imports.import_bases([row], "json")
         except DomainError as exc:
-            assert exc.code == "CREDIT_BASE_IMPORT_REJECTED" and exc.errors["report"]["conflict"] == 1
+            assert exc.code == "CREDIT_BASE_IMPORT_REJECTED" and exc.context["report"]["conflict"] == 1
     elif kind == "risk":
         profiles.update(officer, people[op[1]].id, {"risk_level": op[2]}, "reassessment")
     elif kind == "publish":

@@ -70,7 +70,7 @@ def _check_route(actor: Actor, r: SubjectRequest, target: str) -> None:
         if target == "approved" and r.status == "pending" and r.route in TWO_STAGE:
             raise DomainError("BUREAU_DECIDES")
         return
-    raise DomainError("NOT_THE_DECIDER", {"decider_role": [r.decider_role]})
+    raise DomainError("NOT_THE_DECIDER", context={"decider_role": r.decider_role})
 
 
 def _revoke(r: SubjectRequest, actor: Actor) -> None:

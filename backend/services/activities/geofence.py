@@ -2,8 +2,8 @@
 
 Rules: docs/checkins.md#geofence.
 
-The permitted area is the subject's district (org-unit data: a polygon, or a centre and radius, with
-[lon, lat] coordinates) or the destination of an approved leave in force (its area, or its destination
+The permitted area is the subject's district (org-unit data: GeoJSON geometry, a Polygon or a Point with
+``radius_m``, see ``core.areas``) or the destination of an approved leave in force (its area, or its destination
 district's). A point is outside only when its distance to every permitted area exceeds
 max(accuracy, 200 m). Outside raises a GEOFENCE warning, never a penalty by itself; an officer who
 confirms the warning (``/staff/warnings/{id}/handle``) emits GEOFENCE_BREACH for that check-in.
@@ -11,28 +11,23 @@ confirms the warning (``/staff/warnings/{id}/handle``) emits GEOFENCE_BREACH for
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from shapely.geometry import Point, Polygon
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, aliased
 
-from backend.errors import DomainError, register
+from backend.errors import DomainError
 from backend.models import OrgUnit, Subject, Warning
 from backend.models.checkin import CheckIn
 from backend.models.request import SubjectRequest
 from backend.services.activities import periods
+from backend.services.core import areas
 from backend.services.core.actors import Actor
 from backend.services.core.warnings import on_confirm, raise_warning
 from backend.services.scoring import emit_event
-from media.geo import EARTH_RADIUS_M, haversine_m
-
-register("AREA_INVALID", 422, "区域范围格式不正确", "The area is not a valid polygon or circle")
 
 MIN_TOLERANCE_M = 200.0
-_DEG = math.pi / 180 * EARTH_RADIUS_M  # metres per degree of latitude
 
 
 @dataclass(frozen=True)
@@ -42,49 +37,14 @@ class GeoResult:
     basis: str | None  # "district:<id>" or "leave:<request id>" (the nearest area)
 
 
-def validate_area(area: object) -> dict:
-    """The area if it is a usable circle or polygon (else AREA_INVALID)."""
-    if _shape_ok(area):
-        return area  # type: ignore[return-value]
-    raise DomainError("AREA_INVALID", {"area": ['{"type": "circle", "center": [lon, lat], "radius_m": n} or polygon']})
-
-
-def _lonlat(p: object) -> bool:
-    return (
-        isinstance(p, list | tuple)
-        and len(p) == 2
-        and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in p)
-        and -180 <= p[0] <= 180
-        and -90 <= p[1] <= 90
-    )
-
-
-def _shape_ok(area: object) -> bool:
-    if not isinstance(area, dict):
-        return False
-    if area.get("type") == "circle":
-        r = area.get("radius_m")
-        return _lonlat(area.get("center")) and isinstance(r, int | float) and 0 < r <= 500_000
-    if area.get("type") == "polygon":
-        pts = area.get("coordinates")
-        return isinstance(pts, list) and 3 <= len(pts) <= 5000 and all(_lonlat(p) for p in pts)
-    return False
+def validate_area(area: object, field: str = "area") -> dict:
+    """The area if it is a usable GeoJSON area (else AREA_INVALID naming ``field``): see ``core.areas``."""
+    return areas.validate(area, field)
 
 
 def distance_to_area(area: dict, lat: float, lon: float) -> float | None:
     """Metres from the point to the area (0 inside); None for an unusable area."""
-    if not _shape_ok(area):
-        return None
-    if area["type"] == "circle":
-        c_lon, c_lat = area["center"]
-        return max(0.0, haversine_m(lat, lon, c_lat, c_lon) - float(area["radius_m"]))
-    # a local equirectangular projection around the point: metres, accurate at district scale
-    k = math.cos(math.radians(lat))
-    ring = [((p[0] - lon) * _DEG * k, (p[1] - lat) * _DEG) for p in area["coordinates"]]
-    poly = Polygon(ring)
-    if not poly.is_valid:
-        poly = poly.buffer(0)
-    return float(poly.distance(Point(0.0, 0.0)))
+    return areas.distance_m(area, lat, lon)
 
 
 _OFFICE = aliased(OrgUnit, name="geo_office")

@@ -115,14 +115,14 @@ def check_leave_limits(session: Session, r: SubjectRequest, *, for_approval: boo
     )
     for o in others:
         if o.status in IN_FORCE and o.start_date <= r.end_date and r.start_date <= effective_end(o):
-            raise DomainError("LEAVE_OVERLAP", {"request_id": [str(o.id)]})
+            raise DomainError("LEAVE_OVERLAP", context={"request_id": o.id})
     if not r.counts_toward_limit:
         return
     counted = [o for o in others if o.counts_toward_limit and (o.status in IN_FORCE or not for_approval)]
     for year in range(r.start_date.year, r.end_date.year + 1):
         used = sum(days_in(o.start_date, effective_end(o), year) for o in counted)
         if used + days_in(r.start_date, r.end_date, year) > p.leave_year_max_days:
-            raise DomainError("LEAVE_YEAR_LIMIT", {"year": [str(year)], "used_days": [str(used)]})
+            raise DomainError("LEAVE_YEAR_LIMIT", context={"year": year, "used_days": used})
 
 
 def _route(kind: str, days: int, short_days: int) -> str:
@@ -143,7 +143,7 @@ def _check_dates(subject: Subject, start: date, end: date) -> None:
 def _destination(session: Session, data: dict) -> tuple[dict | None, int | None]:
     area = data.get("destination_area")
     if area is not None:
-        geofence.validate_area(area)
+        geofence.validate_area(area, "destination_area")
     district_id = data.get("destination_district_id")
     if district_id is not None:
         unit = session.get(OrgUnit, district_id)

@@ -55,7 +55,7 @@ def report_return(actor: Actor, request_id: int, data: dict, *, offline: bool = 
             if done.client_id == data["client_id"]:
                 return r
         if r.status not in ("approved", "overdue") or periods.local_date(periods.now()) < r.start_date:
-            raise DomainError("RETURN_NOT_DUE", {"status": [r.status]})
+            raise DomainError("RETURN_NOT_DUE", context={"status": r.status})
         try:
             c = checkins.create(actor, data, offline=offline, kind="return", request_id=r.id)
         except IntegrityError as exc:  # a check-in with this client id committed meanwhile (sent to /me/checkins too)
@@ -63,7 +63,7 @@ def report_return(actor: Actor, request_id: int, data: dict, *, offline: bool = 
         if (c.kind, c.request_id) != ("return", r.id):  # the client id is an earlier check-in's, not this return's
             raise DomainError("IDEMPOTENCY_KEY_REUSED", {"client_id": ["used by another check-in"]})
         if c.inside_area is False:
-            raise DomainError("RETURN_NOT_AT_HOME", {"distance_m": [str(round(c.distance_m or 0))]})
+            raise DomainError("RETURN_NOT_AT_HOME", context={"distance_m": round(c.distance_m or 0)})
         upload = s.get(Upload, c.upload_id)
         exif = captured_at(upload.facts) if upload is not None else None
         at, _basis = periods.counted_time(c.received_at, c.captured_at, exif, c.offline)

@@ -1,8 +1,9 @@
 """A small state-machine helper for the status fields of uploads, requests, warnings and the rest.
 
 Each status field declares its machine once at import time (``StateMachine("leave_request", {...})``);
-``MACHINES`` then documents every allowed transition in one place, and ``check`` / ``apply`` refuse an
-illegal one with ILLEGAL_TRANSITION (HTTP 409), naming the machine, both states and what is allowed.
+``MACHINES`` then documents every allowed transition in one place (``GET /api/v1/meta/state-machines``, and
+``describe`` for the description of a schema's status field), and ``check`` / ``apply`` refuse an illegal one
+with ILLEGAL_TRANSITION (HTTP 409), naming the machine, both states and what is allowed in the error's ``detail``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class StateMachine:
         if not self.can(current, target):
             raise DomainError(
                 "ILLEGAL_TRANSITION",
-                {"machine": self.name, "from": current, "to": target, "allowed": self.allowed(current)},
+                context={"machine": self.name, "from": current, "to": target, "allowed": self.allowed(current)},
             )
 
     def apply(self, obj: object, target: str, field: str = "status") -> str:
@@ -61,3 +62,27 @@ class StateMachine:
     def describe(self) -> dict[str, list[str]]:
         """Every state with the states it may move to (terminal states map to [])."""
         return {s: self.allowed(s) for s in sorted(self.states)}
+
+    def as_dict(self) -> dict:
+        """The machine as ``GET /api/v1/meta/state-machines`` lists it."""
+        return {
+            "name": self.name,
+            "initial": self.initial,
+            "states": sorted(self.states),
+            "terminal": sorted(self.terminal),
+            "transitions": self.describe(),
+            "description": describe(self),
+        }
+
+
+def describe(machine: StateMachine) -> str:
+    """One line for a status field's schema description: the states, the initial one, each allowed move.
+
+    e.g. ``States of "warning": open (initial) → acknowledged | handled; acknowledged → handled; handled (final).``
+    """
+    parts = []
+    for state in [machine.initial, *sorted(machine.states - {machine.initial})]:
+        name = f"{state} (initial)" if state == machine.initial else state
+        targets = machine.allowed(state)
+        parts.append(f"{name} → {' | '.join(targets)}" if targets else f"{name} (final)")
+    return f'States of "{machine.name}": ' + "; ".join(parts) + ". Listed at GET /api/v1/meta/state-machines."

@@ -24,6 +24,16 @@ from backend.services.core.statemachine import StateMachine
 WARNING_STATES = StateMachine(
     "warning", {"open": {"acknowledged", "handled"}, "acknowledged": {"handled"}, "handled": set()}, "open"
 )
+#: every kind a feature raises, UPPER_SNAKE like every code (docs/warnings-and-suggestions.md#warning-kinds)
+WARNING_KINDS = (
+    "CHECKIN_MISSED",  # activities.missed
+    "GEOFENCE",  # activities.geofence
+    "LEAVE_OVERDUE",  # activities.returns
+    "SCORE_RED",  # scoring.effects
+    "KEYWORD_HIGH",  # field.reports
+    "EVIDENCE_SUSPECT",  # evidence.attachments: a suspect photo
+    "FACE_REFERENCE_MISSING",  # evidence.face_check: a selfie without a face reference to compare
+)
 DEFAULT_DUE = timedelta(days=3)
 WarningHook = Callable[[Session, Warning, Actor, str], None]
 #: confirm hooks by warning kind (the issue brief's registry name)
@@ -69,6 +79,10 @@ def raise_warning(
     Returns (warning, created). Safe under concurrency: a partial unique index allows one unhandled
     warning per (subject, kind, period); a losing racer gets the existing row. High severity notifies
     the responsible officer at once (in the same transaction, delivered after commit).
+
+    Lock order (docs/schedules.md#lock-order): the insert takes PostgreSQL's key-share lock on the
+    subject's row (its foreign key). A caller that also holds the subject's photo or check-in locks the
+    subject first, with ``core.rowlocks`` (``FOR NO KEY UPDATE``, which that key-share lock never waits for).
     """
     existing = _open(session, subject.id, kind, period_key)
     if existing is not None:

@@ -27,17 +27,20 @@ from backend.services.identity.users import create_user
 from backend.services.subjects import idcard
 from backend.services.subjects.orgs import create_unit
 
-FUYANG_AREA = {  # a simplified outline of 富阳区, [lon, lat]
-    "type": "polygon",
+FUYANG_AREA = {  # a simplified outline of 富阳区: a GeoJSON Polygon, one closed counterclockwise ring of [lon, lat]
+    "type": "Polygon",
     "coordinates": [
-        [119.53, 29.85],
-        [119.78, 29.78],
-        [120.05, 29.85],
-        [120.18, 29.98],
-        [120.12, 30.15],
-        [119.90, 30.22],
-        [119.65, 30.15],
-        [119.55, 30.02],
+        [
+            [119.53, 29.85],
+            [119.78, 29.78],
+            [120.05, 29.85],
+            [120.18, 29.98],
+            [120.12, 30.15],
+            [119.90, 30.22],
+            [119.65, 30.15],
+            [119.55, 30.02],
+            [119.53, 29.85],
+        ]
     ],
 }
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"

@@ -41,7 +41,7 @@ LEGAL_BASIS_TEXT = {
     "statutory_duty": "《社区矫正法》第二十六条;《个人信息保护法》第十三条第一款第三项、第二十八条",
     "consent": "《个人信息保护法》第十三条第一款第一项、第二十九条(单独同意)",
 }
-MISSING_WARNING = "face_reference_missing"
+MISSING_WARNING = "FACE_REFERENCE_MISSING"
 _REFUSALS = {faces.NONE: "FACE_REFERENCE_NO_FACE", faces.MULTIPLE: "FACE_REFERENCE_MULTIPLE_FACES"}
 _REFUSALS[faces.TOO_SMALL] = "FACE_REFERENCE_FACE_TOO_SMALL"
 
@@ -124,7 +124,7 @@ def add_reference(
     """
     access.require(actor, "face.reference.manage")
     if legal_basis not in LEGAL_BASIS_TEXT:
-        raise DomainError("VALIDATION_FAILED", {"legal_basis": sorted(LEGAL_BASIS_TEXT)})
+        raise DomainError("VALIDATION_FAILED", {"legal_basis": ["one of: " + ", ".join(sorted(LEGAL_BASIS_TEXT))]})
     if notice_given_at > utcnow():
         raise DomainError("VALIDATION_FAILED", {"notice_given_at": ["not in the future"]})
     with db.tx() as s:

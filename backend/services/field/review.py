@@ -37,15 +37,15 @@ def review(actor: Actor, report_id: int, decision: str, note: str | None) -> Fie
     access.require(actor, "field_report.review")
     target = DECISIONS.get(decision)
     if target is None:
-        raise DomainError("VALIDATION_FAILED", {"decision": sorted(DECISIONS)})
+        raise DomainError("VALIDATION_FAILED", {"decision": ["one of: " + ", ".join(sorted(DECISIONS))]})
     with db.tx() as s:
         report = load(s, actor, report_id, lock=True)
         if report.status == target:
             return report
         if report.status in ("confirmed", "dismissed"):
-            raise DomainError("FIELD_REPORT_DECIDED", {"status": [report.status]})
+            raise DomainError("FIELD_REPORT_DECIDED", context={"status": report.status})
         if report.status != "pending_review":
-            raise DomainError("FIELD_REPORT_NOT_UNDER_REVIEW", {"status": [report.status]})
+            raise DomainError("FIELD_REPORT_NOT_UNDER_REVIEW", context={"status": report.status})
         _decide(s, report, actor, target, note)
         _settle_warning(s, report, actor, note)
     return report

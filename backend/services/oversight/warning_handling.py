@@ -29,23 +29,15 @@ from backend.errors import DomainError, NotFound, register
 from backend.models import Subject, Warning, utcnow
 from backend.services.core import audit
 from backend.services.core.actors import Actor
-from backend.services.core.warnings import DISMISS_HOOKS, HOOKS, WARNING_STATES, on_confirm, on_dismiss
+from backend.services.core.warnings import DISMISS_HOOKS, HOOKS, WARNING_KINDS, WARNING_STATES, on_confirm, on_dismiss
 from backend.services.identity import access
 
 OUTCOMES = ("confirmed", "dismissed", "resolved")
 TZ = ZoneInfo("Asia/Shanghai")
 #: outcomes other features write when they handle a warning themselves (the upload review's "cleared")
 _SAME = {"cleared": "dismissed"}
-#: the kinds features raise (docs/warnings-and-suggestions.md#warning-kinds); a kind is free text, these are
-#: documented and filterable
-KINDS = (
-    "CHECKIN_MISSED",
-    "GEOFENCE",
-    "LEAVE_OVERDUE",
-    "SCORE_RED",
-    "KEYWORD_HIGH",
-    "EVIDENCE_SUSPECT",  # raised by the photo evidence pipeline for a suspect photo
-)
+#: the kinds features raise (docs/warnings-and-suggestions.md#warning-kinds), declared in ``core.warnings``
+KINDS = WARNING_KINDS
 
 register("WARNING_ALREADY_HANDLED", 409, "该预警已处理,处理结果不能更改", "The warning was already handled otherwise")
 
@@ -122,7 +114,7 @@ def handle(actor: Actor, warning_id: int, outcome: str, note: str) -> Warning:
     """Handle a warning with an outcome and a note, running the kind's hook (see the module docstring)."""
     access.require(actor, "warning.handle")
     if outcome not in OUTCOMES:
-        raise DomainError("VALIDATION_FAILED", {"outcome": list(OUTCOMES)})
+        raise DomainError("VALIDATION_FAILED", {"outcome": ["one of: " + ", ".join(OUTCOMES)]})
     note = (note or "").strip()
     if not note:
         raise DomainError("VALIDATION_FAILED", {"note": ["required"]})
@@ -131,7 +123,7 @@ def handle(actor: Actor, warning_id: int, outcome: str, note: str) -> Warning:
         if w.status == "handled":
             if _SAME.get(w.outcome, w.outcome) == outcome:
                 return w
-            raise DomainError("WARNING_ALREADY_HANDLED", {"outcome": [w.outcome or ""]})
+            raise DomainError("WARNING_ALREADY_HANDLED", context={"outcome": w.outcome})
         hook = {"confirmed": HOOKS, "dismissed": DISMISS_HOOKS}.get(outcome, {}).get(w.kind)
         if hook is not None:
             hook(s, w, actor, note)

@@ -41,7 +41,7 @@ def check_decider(actor: Actor, role: str, excluded: list[int] | None = None, du
     inbox). People who took part in what it decides about are always excluded."""
     escalated = actor.role == "bureau" and due_at is not None and due_at < utcnow()
     if (actor.role != role and not escalated) or actor.user_id in (excluded or []):
-        raise DomainError("NOT_THE_DECIDER", {"decider_role": [role]})
+        raise DomainError("NOT_THE_DECIDER", context={"decider_role": role})
 
 
 def require_note(note: str | None) -> str:

@@ -152,7 +152,7 @@ def import_bases(content: str | bytes | list, fmt: str, *, actor: Actor = SYSTEM
             "lines": {c: sorted(lines)[:200] for c, lines in problems.items() if lines},
         }
         if rejected:
-            raise DomainError("CREDIT_BASE_IMPORT_REJECTED", {"report": report})
+            raise DomainError("CREDIT_BASE_IMPORT_REJECTED", context={"report": report})
         rec = CreditBaseImport(
             filename=filename,
             format=fmt,

@@ -9,7 +9,7 @@ from backend.db import db
 from backend.errors import DomainError
 from backend.models import OrgUnit
 from backend.models.org import LEVELS
-from backend.services.core import audit
+from backend.services.core import areas, audit
 from backend.services.core.actors import Actor
 from backend.services.identity import access
 
@@ -26,6 +26,8 @@ def create_unit(
         raise DomainError("ORG_UNIT_INVALID", {"parent_id": [f"a {level} belongs under a {expected_parent}"]})
     if area is not None and level != "district":
         raise DomainError("ORG_UNIT_INVALID", {"area": ["only districts carry an area"]})
+    if area is not None:
+        areas.validate(area)  # GeoJSON geometry (docs/checkins.md#geofence)
     if session.scalar(select(OrgUnit.id).where(OrgUnit.code == code)) is not None:
         raise DomainError("CONFLICT", {"code": ["already used"]})
     unit = OrgUnit(level=level, name=name, code=code, parent_id=parent_id, area=area)

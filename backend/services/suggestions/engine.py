@@ -206,15 +206,15 @@ def act(
     access.require(actor, "suggestion.act")
     target = ACTIONS.get(action)
     if target is None:
-        raise DomainError("VALIDATION_FAILED", {"action": sorted(ACTIONS)})
+        raise DomainError("VALIDATION_FAILED", {"action": ["one of: " + ", ".join(sorted(ACTIONS))]})
     note = (note or "").strip() or None
     if target == "dismissed":
         if reason not in DISMISS_REASONS:
-            raise DomainError("SUGGESTION_REASON_REQUIRED", {"reason": list(DISMISS_REASONS)})
+            raise DomainError("SUGGESTION_REASON_REQUIRED", {"reason": ["one of: " + ", ".join(DISMISS_REASONS)]})
         if reason == "other" and not note:
             raise DomainError("SUGGESTION_NOTE_REQUIRED", {"note": ["required"]})
     if target == "done" and outcome not in OUTCOMES:
-        raise DomainError("SUGGESTION_OUTCOME_REQUIRED", {"outcome": list(OUTCOMES)})
+        raise DomainError("SUGGESTION_OUTCOME_REQUIRED", {"outcome": ["one of: " + ", ".join(OUTCOMES)]})
     with db.tx() as s:
         sug = _load(s, actor, suggestion_id, lock=True)
         if sug.status == target:
