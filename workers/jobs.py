@@ -23,7 +23,8 @@ def run_outbox(outbox_id: int) -> str:
     Locks the row (FOR UPDATE on PostgreSQL; SQLite's write lock), returns at once if it is missing or no
     longer pending, runs its handler and marks it done in the same transaction, so a rerun changes
     nothing. A handler error rolls the work back, counts the attempt and re-raises for RQ's failure
-    registry; the relay pushes the row again later (up to ``outbox.MAX_ATTEMPTS``).
+    registry; the relay pushes the row again later (up to ``outbox.MAX_ATTEMPTS``). Once done, the job is
+    taken out of RQ's failed-job registry, where an earlier failed run of it may be.
     """
     try:
         prepared = _prepare(outbox_id)
@@ -37,7 +38,7 @@ def run_outbox(outbox_id: int) -> str:
             if msg.status != "pending":
                 log.info("outbox row already handled", extra={"outbox_id": outbox_id, "status": msg.status})
                 return f"already-{msg.status}"
-            name = msg.job
+            name, queue = msg.job, (msg.payload or {}).get("_queue", "default")
             fn = HANDLERS.get(name)
             if fn is None:
                 raise LookupError(f"no handler for outbox job {name!r}")
@@ -56,6 +57,7 @@ def run_outbox(outbox_id: int) -> str:
             log.exception("could not record the outbox failure", extra={"outbox_id": outbox_id})
         raise
     log.info("outbox job done", extra={"outbox_id": outbox_id, "job": name})
+    outbox.forget_failure(outbox_id, queue)  # an earlier failed run of this row is no failure any more
     return "done"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from backend.services.activities import missed, monthly, reminders, returns
-from backend.services.core import idempotency, outbox
+from backend.services.core import audit_checkpoints, idempotency, outbox
 from backend.services.core.jobruns import Schedule
 from backend.services.core.jobruns import run_due as run_due
 from backend.services.evidence import retention
@@ -45,4 +45,6 @@ SCHEDULES: list[Schedule] = [
     Schedule("leave_overdue", "10 0 * * *", returns.scheduled_overdue, "leaves without a return by end + 24 h"),
     Schedule("education_monthly", "30 1 1 * *", monthly.scheduled_monthly, "education: last month met or not"),
     Schedule("education_reminders", "0 9 20 * *", monthly.scheduled_reminders, "under half on the 20th"),
+    # the audit chain's head, anchored outside the database (docs/audit-and-privacy.md#checkpoints)
+    Schedule("audit_checkpoint", audit_checkpoints.CRON, audit_checkpoints.scheduled, "signed audit-chain checkpoint"),
 ]

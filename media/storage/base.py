@@ -9,8 +9,21 @@ class StorageError(RuntimeError):
     """The store could not be reached or refused the operation."""
 
 
+class ObjectExists(StorageError):
+    """A write-once ``put_new`` found the key taken: nothing was written."""
+
+
 class Storage(Protocol):
     def put(self, key: str, data: BinaryIO, content_type: str) -> int: ...
+
+    def put_new(self, key: str, data: bytes, content_type: str) -> None:
+        """Write-once: create ``key`` with ``data`` unless it exists (then ObjectExists, the old object stays).
+
+        Atomic: of two writers of one key exactly one succeeds, and a reader never sees half an object.
+        """
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key that starts with ``prefix`` (a folder, ending in ``/``), sorted."""
 
     def open(self, key: str) -> BinaryIO: ...
 

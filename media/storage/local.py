@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from media.storage.base import StorageError
+from media.storage.base import ObjectExists, StorageError
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,250}$")
 
@@ -40,6 +40,31 @@ class LocalStorage:
             Path(tmp).unlink(missing_ok=True)
             raise
         return path.stat().st_size
+
+    def put_new(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Write-once: a complete temp file is hard-linked to the key's name, which fails if the name exists."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o444)
+            os.link(tmp, path)
+        except FileExistsError as exc:
+            raise ObjectExists(f"object {key} exists") from exc
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def keys(self, prefix: str) -> list[str]:
+        """Keys below the folder ``prefix`` (temp files of unfinished writes left out), sorted."""
+        folder = self._path(prefix.rstrip("/"))
+        if not folder.is_dir():
+            return []
+        found = (p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+        return sorted(p.relative_to(self.root).as_posix() for p in found)
 
     def open(self, key: str) -> BinaryIO:
         try:

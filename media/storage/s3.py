@@ -8,7 +8,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from media.storage.base import StorageError
+from media.storage.base import ObjectExists, StorageError
 
 
 class S3Storage:
@@ -38,6 +38,27 @@ class S3Storage:
             raise StorageError(str(exc)) from exc
         size = self.head(key)
         return size or 0
+
+    def put_new(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Write-once through S3's conditional write (``If-None-Match: *``): 412 when the key exists.
+
+        For objects nobody can delete or overwrite either, turn on Object Lock for the bucket's prefix.
+        """
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                raise ObjectExists(f"object {key} exists") from exc
+            raise StorageError(str(exc)) from exc
+        except BotoCoreError as exc:
+            raise StorageError(str(exc)) from exc
+
+    def keys(self, prefix: str) -> list[str]:
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(str(exc)) from exc
 
     def open(self, key: str) -> BinaryIO:
         try:

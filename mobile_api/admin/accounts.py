@@ -9,8 +9,8 @@ from sqlalchemy import select
 from backend.db import db
 from backend.errors import NotFound
 from backend.models import AuditLog, OrgUnit, User
-from backend.services.core import audit
-from backend.services.identity import auth, users
+from backend.services.core import audit, audit_checkpoints
+from backend.services.identity import users
 from backend.services.subjects import orgs
 from mobile_api.admin.schemas import (
     AuditOut,
@@ -43,9 +43,9 @@ class OrgUnits(MethodView):
             return orgs.subtree(db.session, args["under"])
         return list(db.session.scalars(select(OrgUnit).order_by(OrgUnit.path)))
 
-    @idempotent("admin.org_unit")
     @authorize("admin.org_units")
     @blp.arguments(OrgUnitIn)
+    @idempotent("admin.org_unit")
     @blp.response(201, OrgUnitOut)
     def post(self, data):
         """Create an org unit one level below its parent; districts may carry their permitted area."""
@@ -65,9 +65,9 @@ class Users(MethodView):
         items, meta = paginate(db.session, stmt, args["page"], args["page_size"])
         return items, 200, pagination_header(meta)
 
-    @idempotent("admin.user")
     @authorize("admin.users")
     @blp.arguments(UserIn)
+    @idempotent("admin.user")
     @blp.response(201, UserOut)
     def post(self, data):
         """Create a staff or admin account with its org units."""
@@ -80,11 +80,11 @@ class UserById(MethodView):
     @blp.arguments(UserPatchIn)
     @blp.response(200, UserOut)
     def patch(self, data, user_id):
-        """Enable or disable an account; disabling revokes all its tokens."""
+        """Enable or disable an account; disabling revokes all its tokens (not your own, not the last admin)."""
         target = db.session.get(User, user_id)
         if target is None or target.role == "subject":
             raise NotFound("user")
-        return auth.set_active(g.actor, user_id, data["active"])
+        return users.set_active(g.actor, user_id, data["active"])
 
 
 @blp.route("/audit")
@@ -111,12 +111,13 @@ class AuditVerify(MethodView):
     @authorize("admin.audit")
     @blp.response(200, VerifyOut)
     def post(self):
-        """Verify the whole audit chain; name the first broken row."""
+        """Verify the whole audit chain and its checkpoints; name the first broken row, a truncation or a gap."""
         session = db.new_session()
         try:
-            result = audit.verify(session)
+            result = audit_checkpoints.verify(session)
         finally:
             session.close()
         with db.tx() as s:
-            audit.record(s, "audit.verify", actor=g.actor, details={"ok": result.ok, "rows": result.rows})
+            details = {"ok": result.ok, "rows": result.rows, "truncated": result.truncated}
+            audit.record(s, "audit.verify", actor=g.actor, details=details)
         return result

@@ -15,28 +15,40 @@ LATENCY = Histogram("zhijiao_http_request_seconds", "HTTP request latency", ["me
 
 
 class BacklogCollector:
-    """Read at scrape time: RQ queue depth and the outbox backlog (not per process, so not multiprocess)."""
+    """Read at scrape time: RQ queue depth and failed jobs, the outbox backlog and the age of its oldest row.
+
+    Not per process, so not multiprocess. Alert on the oldest row's age (work is stuck) and on failed jobs
+    (rows that end done are taken out of the failed registry: docs/schedules.md#faults).
+    """
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from backend.db import db
         from backend.services.core import outbox
 
         depth = GaugeMetricFamily("zhijiao_queue_depth", "Jobs waiting in RQ", labels=["queue"])
+        failed = GaugeMetricFamily("zhijiao_rq_failed_jobs", "Jobs in RQ's failed-job registry", labels=["queue"])
         try:
             q = outbox.get_queue()
             depth.add_metric([q.name], len(q))
+            failed.add_metric([q.name], outbox.failed_jobs())
         except Exception:  # noqa: BLE001 - Redis down: report nothing rather than fail the scrape
             pass
         yield depth
+        yield failed
         backlog = GaugeMetricFamily("zhijiao_outbox_backlog", "Outbox rows not yet done")
+        oldest = GaugeMetricFamily(
+            "zhijiao_outbox_oldest_pending_seconds", "Age of the oldest pending outbox row (0 when none is pending)"
+        )
         s = db.new_session()
         try:
             backlog.add_metric([], outbox.backlog(s))
+            oldest.add_metric([], outbox.oldest_pending_age_s(s))
         except Exception:  # noqa: BLE001
             pass
         finally:
             s.close()
         yield backlog
+        yield oldest
 
 
 def metrics_response() -> Response:

@@ -199,18 +199,18 @@ def test_cron_config_enqueues_json_jobs_that_the_worker_runs(world, worker_proce
     wait_for(lambda: all(last_success(name) for name in ("purge_idempotency", "purge_outbox")))
 
 
-def test_the_rq_cron_process_ticks_and_the_worker_runs_its_jobs(world, worker_process, test_env):
+def test_the_cron_process_ticks_and_the_worker_runs_its_jobs(world, worker_process, test_env):
     row_id, _ = _stranded_row(world.users["subject_A"].id)
     log = open(Path(test_env["INSTANCE_DIR"]) / "cron.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "rq"), "cron", "--url", test_env["REDIS_URL"], "workers.cron_config"],
+        [sys.executable, "-m", "workers.cron", "--url", test_env["REDIS_URL"]],  # what `zhijiao cron` runs
         env={**os.environ, **test_env},
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for(lambda: _done(row_id), timeout=60)  # interval jobs are enqueued as soon as rq cron starts
+        wait_for(lambda: _done(row_id), timeout=60)  # the current slot is ticked as soon as the cron starts
         wait_for(lambda: all(last_success(name) for name in ("purge_idempotency", "purge_outbox")), timeout=60)
         assert proc.poll() is None
     finally:

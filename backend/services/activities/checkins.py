@@ -5,8 +5,9 @@ its claim; the placement — period, on time / late / extra, CHECKIN_ONTIME or C
 GEOFENCE warning — follows after commit in the ``place_checkin`` outbox job (docs/schedules.md#outbox-jobs),
 queued when the photo's verdict is known. State machine ``checkin``: pending → counted (on time, late or extra) |
 invalid (the photo was rejected). Guarantees: one check-in per (subject, client id), so a phone's retry
-never counts twice; a placement runs once, under a lock on the subject row, so two check-ins never take
-the same period; a period that already has CHECKIN_MISSED is never also late (docs/checkins.md#placement).
+never counts twice; a placement runs once, under a lock on the subject row (taken first, in the lock
+order of docs/schedules.md#lock-order), so two check-ins never take the same period; a period that
+already has CHECKIN_MISSED is never also late (docs/checkins.md#placement).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from backend.models import Subject, Upload
 from backend.models.checkin import CheckIn
 from backend.models.scoring import ScoreEvent
 from backend.services.activities import checkin_pg, geofence, grade_effects, periods, policy
-from backend.services.core import audit, outbox
+from backend.services.core import audit, outbox, rowlocks
 from backend.services.core.actors import Actor
 from backend.services.core.handlers import handler
 from backend.services.core.statemachine import StateMachine
@@ -241,22 +242,21 @@ def missed_source_id(subject_id: int, end) -> str:
     return f"{subject_id}:{end.isoformat()}"
 
 
-def classify(session: Session, checkin: CheckIn) -> None:
-    """Place a pending check-in whose photo has its verdict (idempotent: anything else is left as it is).
+def placement(session: Session, subject: Subject, checkin: CheckIn) -> dict:
+    """What placing a pending check-in whose photo has its verdict changes on it ({} when nothing: idempotent).
 
-    The caller holds the check-in's row lock (the ``place_checkin`` job).
+    Emits the period's event (and so the score) on the way but changes nothing on ``checkin`` itself: the
+    caller sets the returned columns at once, so the check-in is written by one UPDATE at commit
+    (docs/schedules.md#lock-order). The caller holds the subject's and the check-in's row locks.
     """
     if checkin.status != "pending":
-        return
+        return {}
     upload = session.get(Upload, checkin.upload_id)
     if upload is None or upload.status in ("pending", "processing"):
-        return
-    # the subject's row lock serialises the placements of one subject's check-ins (no period taken twice)
-    subject = session.scalar(select(Subject).where(Subject.id == checkin.subject_id).with_for_update())
+        return {}
     if upload.status in ("rejected", "expired"):
-        CHECKIN_STATES.apply(checkin, "invalid")
-        checkin.classified_at = periods.now()
-        return
+        CHECKIN_STATES.check(checkin.status, "invalid")
+        return {"status": "invalid", "classified_at": periods.now()}
     at, basis = periods.counted_time(
         checkin.received_at, checkin.captured_at, captured_at(upload.facts), checkin.offline
     )
@@ -268,16 +268,17 @@ def classify(session: Session, checkin: CheckIn) -> None:
         lambda p: period_checked(session, subject.id, p),
         own_period_first=basis == "captured",
     )
-    CHECKIN_STATES.apply(checkin, "counted")
-    checkin.counted_at, checkin.time_basis, checkin.outcome = at, basis, placed.outcome
-    checkin.interval_days, checkin.classified_at = length, periods.now()
+    CHECKIN_STATES.check(checkin.status, "counted")
+    changes = {"status": "counted", "counted_at": at, "time_basis": basis, "outcome": placed.outcome}
+    changes |= {"interval_days": length, "classified_at": periods.now()}
     if placed.period is None or subject.status != "in_correction":
-        return  # nothing to count for, or released meanwhile (the score is frozen): placed, without an event
+        return changes  # nothing to count for, or released meanwhile (the score is frozen): placed, without an event
     p = placed.period
-    checkin.period_start, checkin.period_end, checkin.period_due_at = p.start, p.end, p.due_at
+    changes |= {"period_start": p.start, "period_end": p.end, "period_due_at": p.due_at}
     rule = "CHECKIN_ONTIME" if placed.outcome == "on_time" else "CHECKIN_LATE"
     reason = f"报到周期 {p.start.isoformat()}–{p.end.isoformat()}"
-    checkin.event_id = emit_event(subject, rule, "checkin", checkin.id, at, reason=reason).event.id
+    changes["event_id"] = emit_event(subject, rule, "checkin", checkin.id, at, reason=reason).event.id
+    return changes
 
 
 @attachments.on_verdict
@@ -293,14 +294,23 @@ def _on_verdict(session: Session, upload: Upload) -> None:
 
 @handler("place_checkin")
 def place_checkin(session: Session, payload: dict) -> None:
-    """Place a check-in in its period (event, score) and open its geofence warning; a rerun does nothing new."""
-    checkin = session.scalar(select(CheckIn).where(CheckIn.id == payload["checkin_id"]).with_for_update())
+    """Place a check-in in its period (event, score) and open its geofence warning; a rerun does nothing new.
+
+    Lock order (docs/schedules.md#lock-order): the subject's row — which also serialises the placements of
+    one subject's check-ins, so no period is taken twice — then the check-in's. Everything the placement
+    and the warning change on the check-in is set at the end, one UPDATE at commit: a second UPDATE of a
+    row this transaction already changed would make PostgreSQL check its foreign keys again (a share lock
+    on the photo's row that the face check holds).
+    """
+    subject = rowlocks.lock_subject_of(session, CheckIn, payload["checkin_id"])
+    checkin = rowlocks.lock(session, CheckIn, payload["checkin_id"]) if subject is not None else None
     if checkin is None:
         return
-    classify(session, checkin)
+    changes = placement(session, subject, checkin)
     if checkin.inside_area is False and checkin.kind == "checkin" and checkin.warning_id is None:
-        subject = session.get(Subject, checkin.subject_id)
-        checkin.warning_id = geofence.warn_outside(session, subject, checkin).id
+        changes["warning_id"] = geofence.warn_outside(session, subject, checkin).id
+    for column, value in changes.items():
+        setattr(checkin, column, value)
 
 
 def invalidate_rejected(session: Session) -> int:

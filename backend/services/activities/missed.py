@@ -6,7 +6,9 @@ are then visited, to emit CHECKIN_MISSED, raise the warning and notify the subje
 event's unique source ("checkin_period", "<subject>:<end date>") makes a rerun or a catch-up emit nothing
 twice, and a warning and a notification are written only with a newly created event. A subject with a
 check-in still waiting for its photo's verdict is left for the next night (the last ``LOOKBACK_DAYS``
-period ends are looked at again every night), so a late verdict can still count.
+period ends are looked at again every night), so a late verdict can still count. Each miss is recorded
+under the subject's row lock (docs/schedules.md#lock-order) after looking again for a check-in that a
+placement running meanwhile put in the period.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from backend.models.base import UTCDateTime
 from backend.models.checkin import CheckIn
 from backend.models.scoring import ScoreEvent, SubjectScore
 from backend.services.activities import checkins, grade_effects, periods, policy
-from backend.services.core import audit
+from backend.services.core import audit, rowlocks
 from backend.services.core.notifications import notify
 from backend.services.core.warnings import raise_warning
 from backend.services.scoring import emit_event
@@ -112,6 +114,18 @@ def find_missed(session: Session, end: date) -> list[int]:
 
 def _record_miss(session: Session, subject: Subject, end: date) -> bool:
     due = periods.due_at(end)
+    # the subject's row lock first (docs/schedules.md#lock-order): a placement of this subject's check-in
+    # that ran since the batch was found has committed by now, and one still to come waits and sees the miss
+    rowlocks.lock(session, Subject, subject.id)
+    placed = exists().where(
+        CheckIn.subject_id == subject.id,
+        or_(
+            CheckIn.period_due_at == due,
+            and_(CheckIn.status == "pending", CheckIn.received_at <= due + periods.GRACE),
+        ),
+    )
+    if session.scalar(select(placed)):
+        return False
     emitted = emit_event(
         subject,
         "CHECKIN_MISSED",

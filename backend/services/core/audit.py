@@ -13,6 +13,7 @@ import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -97,6 +98,11 @@ def canonical(row: Any) -> str:
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def _json_value(value: object) -> str:
+    """A detail JSON cannot hold, as text: times and dates ISO 8601 (with their offset), anything else str()."""
+    return value.isoformat() if isinstance(value, date | datetime) else str(value)
+
+
 def compute_mac(prev_mac: str, row: Any, key: bytes | None = None) -> str:
     key = key or runtime.settings().audit_key.encode()
     return hmac.new(key, (prev_mac + "\n" + canonical(row)).encode(), hashlib.sha256).hexdigest()
@@ -143,7 +149,7 @@ def _write_pending(session: Session) -> None:
     rows = []
     for _tx, item in pending:
         row = {**item, "id": prev_id + 1, "created_at": utcnow(), "prev_mac": prev_mac}
-        row["details"] = json.loads(json.dumps(row["details"], default=str))  # what the database will give back
+        row["details"] = json.loads(json.dumps(row["details"], default=_json_value))  # what the database gives back
         row["mac"] = compute_mac(prev_mac, SimpleNamespace(**row))
         rows.append(row)
         prev_id, prev_mac = row["id"], row["mac"]
@@ -204,23 +210,43 @@ class VerifyResult:
     rows: int
     broken_id: int | None = None
     reason: str | None = None
+    #: the last row verified (its id and MAC): the head a checkpoint anchors (``audit_checkpoints``)
+    last_id: int = 0
+    last_mac: str = GENESIS
+    #: the log ends before a row that a checkpoint saw (set by the checkpoint check)
+    truncated: bool = False
+    #: how many checkpoints were read, and the newest one (seq, last_id, at) with the rows written after it
+    checkpoints: int = 0
+    checkpoint: dict | None = None
+    unanchored_rows: int | None = None
 
 
-def verify(session: Session, batch: int = 5000, key: bytes | None = None) -> VerifyResult:
+def verify(
+    session: Session, batch: int = 5000, key: bytes | None = None, after: tuple[int, str] | None = None
+) -> VerifyResult:
     """Walk the chain in order; name the first row whose link or MAC does not hold.
 
     Reads plain result rows, not ORM objects, so it neither trusts nor disturbs the session's identity
     map (an object cached before a tamperer's edit would hide the edit). A deleted row is named as
-    missing; a truncated tail cannot be seen from the chain alone.
+    missing; a truncated tail cannot be seen from the chain alone (the checkpoints of
+    ``audit_checkpoints`` see it). With ``after`` = (id, mac) of a row verified before (a checkpoint's),
+    the walk starts there: that row must still exist with that MAC, and ``rows`` counts the rows after it.
     """
     key = key or runtime.settings().audit_key.encode()
     cols = [c for c in AuditLog.__table__.columns]
     prev_id, prev_mac, count = 0, GENESIS, 0
+    if after is not None and after[0] > 0:
+        found = session.execute(select(AuditLog.mac).where(AuditLog.id == after[0])).scalar()
+        if found is None:
+            return VerifyResult(False, 0, after[0], "truncated: the row of the last checkpoint is gone", truncated=True)
+        if found != after[1]:
+            return VerifyResult(False, 0, after[0], "the row of the last checkpoint has another MAC (rewritten)")
+        prev_id, prev_mac = after
     while True:
         stmt = select(*cols).where(AuditLog.id > prev_id).order_by(AuditLog.id).limit(batch)
         rows = session.execute(stmt).all()
         if not rows:
-            return VerifyResult(True, count)
+            return VerifyResult(True, count, last_id=prev_id, last_mac=prev_mac)
         for row in rows:
             if row.id != prev_id + 1:
                 return VerifyResult(False, count, prev_id + 1, "missing row (deleted)")

@@ -21,7 +21,7 @@ from sqlalchemy.orm.util import identity_key
 from backend.db import is_pg
 from backend.errors import DomainError
 from backend.models import Subject, Upload, UploadHashBand, utcnow
-from backend.services.core import audit, outbox
+from backend.services.core import audit, outbox, rowlocks
 from backend.services.core.actors import Actor
 from backend.services.core.handlers import handler
 from backend.services.core.statemachine import StateMachine
@@ -160,7 +160,7 @@ def refuse_attach(
         if (upload.record_type, upload.record_id) == (record_type, record_id):
             return
         raise DomainError("UPLOAD_ALREADY_ATTACHED", {"upload_id": [str(upload_id)]})
-    raise DomainError("UPLOAD_NOT_ATTACHABLE", {"upload_id": [str(upload_id)], "status": [upload.status]})
+    raise DomainError("UPLOAD_NOT_ATTACHABLE", {"upload_id": [str(upload_id)]}, context={"status": upload.status})
 
 
 @handler(EVALUATE_JOB)
@@ -168,12 +168,13 @@ def evaluate_attachment(session: Session, payload: dict) -> None:
     """The deferred attachment checks of a checked upload; a missing, detached or rejected one is nothing to do.
 
     The subject's row lock serialises one subject's evaluations, so of two near-duplicate photos attached
-    at once the later evaluation sees the earlier one's indexed hash.
+    at once the later evaluation sees the earlier one's indexed hash. It is taken first, then the upload's
+    (the lock order of docs/schedules.md#lock-order).
     """
-    upload = session.scalar(select(Upload).where(Upload.id == payload["upload_id"]).with_for_update())
+    subject = rowlocks.lock_subject_of(session, Upload, payload["upload_id"])
+    upload = rowlocks.lock(session, Upload, payload["upload_id"]) if subject is not None else None
     if upload is None or upload.record_type is None or upload.status not in ("accepted", "suspect"):
         return
-    session.execute(select(Subject.id).where(Subject.id == upload.subject_id).with_for_update())
     evaluate(session, upload)
 
 

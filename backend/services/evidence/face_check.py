@@ -8,7 +8,7 @@ above FACE_MATCH_THRESHOLD) and FACE_UNCERTAIN (within FACE_UNCERTAIN_BAND below
 the selfie turns suspect, which opens the officer's review and an ``EVIDENCE_SUSPECT`` warning; the
 officer confirms (fraud) or clears, and may add a cleared selfie as a reference. NO_REFERENCE (no
 enrolment yet; the photo is not analysed) is not held against the check-in: the officer gets one
-``face_reference_missing`` warning, handled by the enrolment. The selfie's own descriptor is compared and
+``FACE_REFERENCE_MISSING`` warning, handled by the enrolment. The selfie's own descriptor is compared and
 dropped, never stored; a released subject's pending checks find no reference and warn no one.
 """
 
@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import runtime
 from backend.models import Subject, Upload, utcnow
 from backend.models.faces import FaceCheck
-from backend.services.core import audit, outbox
+from backend.services.core import audit, outbox, rowlocks
 from backend.services.core.handlers import handler
 from backend.services.core.warnings import raise_warning
 from backend.services.evidence import attachments, faces
@@ -63,9 +62,15 @@ def classify(distance: float, threshold: float, band: float) -> str:
 
 @handler("check_face")
 def check_face(session: Session, payload: dict) -> None:
-    """Run one selfie's face check once; a missing row, or one already checked, is nothing to do."""
-    upload = session.scalar(select(Upload).where(Upload.id == payload["upload_id"]).with_for_update())
-    check = session.get(FaceCheck, payload["upload_id"], with_for_update=True)
+    """Run one selfie's face check once; a missing row, or one already checked, is nothing to do.
+
+    Lock order (docs/schedules.md#lock-order): the subject's row first — the warning or the suspect
+    verdict this check may raise refers to it, and ``place_checkin`` of the same check-in runs at the same
+    time — then the upload's, then the face check's.
+    """
+    subject = rowlocks.lock_subject_of(session, Upload, payload["upload_id"])
+    upload = rowlocks.lock(session, Upload, payload["upload_id"]) if subject is not None else None
+    check = rowlocks.lock(session, FaceCheck, payload["upload_id"]) if upload is not None else None
     if upload is None or check is None or check.status != "pending":
         log.info("face check not pending; nothing to do", extra={"upload_id": payload["upload_id"]})
         return

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from backend.db import db
 from backend.errors import DomainError
-from backend.models import Upload, Warning, utcnow
-from backend.services.core import audit
+from backend.models import Subject, Upload, Warning, utcnow
+from backend.services.core import audit, rowlocks
 from backend.services.core.actors import Actor
 from backend.services.core.warnings import WARNING_STATES
 from backend.services.evidence import attachments
@@ -30,17 +30,21 @@ def review(actor: Actor, upload_id: int, decision: str, note: str) -> Upload:
     access.require(actor, "upload.review")
     target = DECISIONS.get(decision)
     if target is None:
-        raise DomainError("VALIDATION_FAILED", {"decision": sorted(DECISIONS)})
+        raise DomainError("VALIDATION_FAILED", {"decision": ["one of: " + ", ".join(sorted(DECISIONS))]})
     with db.tx() as s:
-        upload = visible(s, actor, upload_id, lock=True)
+        # the lock order of docs/schedules.md#lock-order: the subject's row, then the upload's (read again)
+        subject_id = visible(s, actor, upload_id).subject_id
+        if subject_id is not None:
+            rowlocks.lock(s, Subject, subject_id)
+        upload = rowlocks.lock(s, Upload, upload_id)
         if upload.review_status is None:
-            raise DomainError("UPLOAD_NOT_UNDER_REVIEW", {"status": [upload.status]})
+            raise DomainError("UPLOAD_NOT_UNDER_REVIEW", context={"status": upload.status})
         if upload.review_status == target:
             return upload
         attachments.REVIEW_STATES.apply(upload, target, field="review_status")
         upload.reviewed_by, upload.reviewed_at, upload.review_note = actor.user_id, utcnow(), note
+        attachments.close_case(upload)  # before the warning's query flushes the upload: one UPDATE of it
         _handle_warning(s, upload, actor, target, note)
-        attachments.close_case(upload)
         audit.record(
             s,
             "upload.review",
