@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, request
-from flask_smorest import Api
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend import runtime
 from backend.config import Settings, load_settings
@@ -23,7 +23,10 @@ from mobile_api.common import auth, me, uploads
 from mobile_api.grid import reports as grid_reports
 from mobile_api.grid import service as grid_service
 from mobile_api.grid import subjects as grid_subjects
-from mobile_api.http import errors, ops
+from mobile_api.http import errors, headers, ops
+from mobile_api.http.contract import ContractApi
+from mobile_api.http.exports import refuse_csv
+from mobile_api.http.inputs import SafeJSONProvider, SafeRequest
 from mobile_api.http.metrics import instrument
 from mobile_api.me import checkins as me_checkins
 from mobile_api.me import education as me_education
@@ -68,6 +71,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     import backend.registry  # noqa: F401 - outbox handlers
 
     app = Flask(__name__)
+    app.request_class = SafeRequest  # bodies read through mobile_api/http/inputs.py's limits
+    app.json = SafeJSONProvider(app)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_json_bytes,
@@ -78,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",  # served from the swagger-ui-bundle package: works offline
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},  # no badge fetched from swagger.io (the CSP forbids it)
         API_SPEC_OPTIONS={
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
             "security": [{"bearer": []}],
@@ -87,11 +93,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.extensions["zhijiao.settings"] = settings
     errors.bound_path_ids(app)
-    api = Api(app)
+    api = ContractApi(app)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
     errors.register(app)
+    refuse_csv(app)
     instrument(app)
+    headers.install(app)
+    if settings.trusted_proxies:  # client address and scheme from the proxies' X-Forwarded-For/-Proto
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
 
     @app.before_request
     def _request_context():

@@ -1,17 +1,20 @@
-"""Operations endpoints: liveness, readiness, metrics, and the error-code catalogue."""
+"""Operations endpoints: liveness, readiness, metrics, the error-code catalogue and the state machines."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 
-from flask import jsonify
+from flask import jsonify, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 from sqlalchemy import text
 
+from backend import runtime
 from backend.db import db
-from backend.errors import CATALOGUE
+from backend.errors import CATALOGUE, NotFound
 from backend.redis_conn import get_redis
+from backend.services.core.statemachine import MACHINES
 from backend.storage import get_storage
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.errors import error_body
@@ -31,9 +34,49 @@ class ErrorCodeOut(Schema):
     message_en = fields.String()
 
 
+class StateMachineOut(Schema):
+    name = fields.String(metadata={"description": "the machine, e.g. subject_request (a leave or other request)"})
+    initial = fields.String(metadata={"description": "the state a new record starts in"})
+    states = fields.List(fields.String())
+    terminal = fields.List(fields.String(), metadata={"description": "states with no way out"})
+    transitions = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "every state with the states it may move to ([] for a final state)"},
+    )
+    description = fields.String(metadata={"description": "the same in one line, as the status fields' schemas say it"})
+
+
+class HealthOut(Schema):
+    status = fields.String(required=True, metadata={"enum": ["ok"]})
+
+
+class ChecksOut(Schema):
+    database = fields.String(required=True, metadata={"enum": ["ok", "down"]})
+    redis = fields.String(required=True, metadata={"enum": ["ok", "down"]})
+    storage = fields.String(required=True, metadata={"enum": ["ok", "down"]})
+
+
+class ReadyOut(Schema):
+    status = fields.String(required=True, metadata={"enum": ["ok"]})
+    checks = fields.Nested(ChecksOut, required=True)
+
+
+class ReadyDownOut(Schema):
+    """The error body of SERVICE_UNAVAILABLE, with each dependency's state beside it."""
+
+    code = fields.String(required=True, metadata={"enum": ["SERVICE_UNAVAILABLE"]})
+    message = fields.String(required=True)
+    message_en = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    status = fields.String(required=True, metadata={"enum": ["unavailable"]})
+    checks = fields.Nested(ChecksOut, required=True)
+
+
 @blp.route("/healthz")
 class Health(MethodView):
     @public
+    @blp.response(200, HealthOut)
     def get(self):
         """Say the process is up."""
         return jsonify({"status": "ok"})
@@ -56,6 +99,8 @@ def _db_ping() -> None:
 @blp.route("/readyz")
 class Ready(MethodView):
     @public
+    @blp.response(200, ReadyOut)
+    @blp.alt_response(503, schema=ReadyDownOut, description="a dependency is down (Retry-After says when to ask again)")
     def get(self):
         """Check that the database, Redis and the photo store are reachable (503 with Retry-After if not)."""
         checks = {
@@ -92,9 +137,30 @@ class SwaggerAssets(MethodView):
 @blp.route("/metrics")
 class Metrics(MethodView):
     @public
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "the metrics in Prometheus' text format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        }
+    )
     def get(self):
-        """Prometheus metrics: request counts and latency, queue depth, outbox backlog."""
+        """Prometheus metrics: request counts and latency, queue depth, outbox backlog (from METRICS_ALLOW only)."""
+        if not metrics_allowed(request.remote_addr):
+            raise NotFound()  # as if there were nothing here
         return metrics_response()
+
+
+def metrics_allowed(addr: str | None) -> bool:
+    """True if ``addr`` (the client, after ProxyFix) lies in one of the ``METRICS_ALLOW`` networks."""
+    try:
+        ip = ipaddress.ip_address(addr or "")
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in runtime.settings().metrics_networks)
 
 
 @blp.route("/api/v1/meta/error-codes")
@@ -104,3 +170,12 @@ class ErrorCodes(MethodView):
     def get(self):
         """List every error code with its HTTP status and Chinese and English messages."""
         return sorted(CATALOGUE.values(), key=lambda e: e.code)
+
+
+@blp.route("/api/v1/meta/state-machines")
+class StateMachines(MethodView):
+    @public
+    @blp.response(200, StateMachineOut(many=True))
+    def get(self):
+        """List every status field's state machine: its states and the transitions the code allows."""
+        return [m.as_dict() for _name, m in sorted(MACHINES.items())]
