@@ -4,7 +4,7 @@ Every JSON body (Flask's ``request.get_json`` and webargs' parser both read it t
 query string and every loaded argument passes here, so no endpoint can forget a check:
 
 - JSON nested deeper than :data:`MAX_DEPTH` or an integer literal longer than :data:`MAX_INT_DIGITS` digits is
-  refused before anything walks it (a 10,000-deep array would exhaust the stack; a 5,000-digit number costs
+  refused before anything walks it, and so are ``NaN`` and ``Infinity`` (not JSON, though Python reads them) (a 10,000-deep array would exhaust the stack; a 5,000-digit number costs
   quadratic time to convert);
 - no text, key or query value may hold NUL, another control character (tab, line feed and carriage return
   excepted) or a lone surrogate half: PostgreSQL refuses NUL outright, and neither can be written as UTF-8;
@@ -91,9 +91,15 @@ def check_json(value: Any) -> None:
         raise InputRejected("VALIDATION_FAILED", errors)
 
 
+def _parse_constant(name: str) -> float:
+    """``NaN``, ``Infinity``, ``-Infinity``: Python's json reads them, JSON (RFC 8259) has none, PostgreSQL refuses."""
+    raise InputRejected("MALFORMED_JSON")
+
+
 def loads(data: str | bytes, **kwargs: Any) -> Any:
     """``json.loads`` with the limits above (raises ValueError subclasses, as json.loads does)."""
     kwargs.setdefault("parse_int", _parse_int)
+    kwargs.setdefault("parse_constant", _parse_constant)
     try:
         value = json.loads(data, **kwargs)
     except RecursionError:

@@ -97,6 +97,13 @@ def test_an_integer_of_five_thousand_digits(client, h):
     _refused(resp, "JSON_TOO_COMPLEX")
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_numbers_json_does_not_have(client, h, constant):
+    body = '{"rules": {"x": ' + constant + "}}"
+    resp = client.post("/api/v1/admin/rule-sets", data=body, content_type="application/json", headers=h["admin"])
+    _refused(resp, "MALFORMED_JSON")
+
+
 def test_an_integer_beyond_the_database_columns(client, h):
     resp = client.post(
         "/api/v1/me/education-sessions",
