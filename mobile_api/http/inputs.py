@@ -4,8 +4,8 @@ Every JSON body (Flask's ``request.get_json`` and webargs' parser both read it t
 query string and every loaded argument passes here, so no endpoint can forget a check:
 
 - JSON nested deeper than :data:`MAX_DEPTH` or an integer literal longer than :data:`MAX_INT_DIGITS` digits is
-  refused before anything walks it, and so are ``NaN`` and ``Infinity`` (not JSON, though Python reads them) (a 10,000-deep array would exhaust the stack; a 5,000-digit number costs
-  quadratic time to convert);
+  refused before anything walks it (a 10,000-deep array would exhaust the stack; a 5,000-digit number costs
+  quadratic time to convert), and so are ``NaN`` and ``Infinity`` (not JSON, though Python reads them);
 - no text, key or query value may hold NUL, another control character (tab, line feed and carriage return
   excepted) or a lone surrogate half: PostgreSQL refuses NUL outright, and neither can be written as UTF-8;
 - a loaded date or time lies in the years :data:`MIN_YEAR`–:data:`MAX_YEAR` (beyond them, time arithmetic and
