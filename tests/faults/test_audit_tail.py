@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import pytest
 from rq import Queue
 from rq.serializers import JSONSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from backend import runtime
 from backend.db import db
@@ -37,14 +37,20 @@ CUT = 3
 def tail_cut_from(first: int):
     """Delete every audit row from ``first`` on; afterwards drop what was written meanwhile and put them back."""
     table = AuditLog.__table__
+    # both edits hold the chain lock that every audit writer takes to read the last link and append: a writer
+    # of another test (this process's live worker, a job still finishing) must not chain a row onto the cut
+    # log between the restore's delete and insert, which would fork the chain for every later test
+    lock = text(f"SELECT pg_advisory_xact_lock({audit._LOCK_KEY})")
     with append_only_triggers_off():
         with db.engine.begin() as conn:
+            conn.execute(lock)
             saved = [dict(r) for r in conn.execute(select(table).where(table.c.id >= first)).mappings()]
             conn.execute(table.delete().where(table.c.id >= first))
         try:
             yield saved
         finally:
             with db.engine.begin() as conn:
+                conn.execute(lock)
                 conn.execute(table.delete().where(table.c.id >= first))  # rows chained onto the cut log
                 conn.execute(table.insert(), sorted(saved, key=lambda r: r["id"]))
 

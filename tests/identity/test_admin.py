@@ -96,7 +96,7 @@ def test_audit_log_query_and_chain_verification(client, world):
     assert got and got[0]["actor_id"] == world.users["officer_A"].id and got[0]["mac"]
     assert client.get("/api/v1/admin/audit?since=yesterday", headers=admin).status_code == 400
     verified = client.post("/api/v1/admin/audit/verify", headers=admin).get_json()
-    assert verified["ok"] is True and verified["broken_id"] is None and verified["rows"] >= len(got)
+    assert verified["ok"] is True and verified["broken_id"] is None and verified["rows"] >= len(got), verified
     target = got[0]["id"]
     with append_only_triggers_off():
         with db.engine.begin() as conn:
