@@ -96,9 +96,16 @@ def run_monthly(month: str) -> dict:
     return {"month": month, **counts}
 
 
+def month_name(month: str) -> str:
+    """'2026-11' → '2026年11月': a notice names the month it is about, not 本月 (it may be read after it)."""
+    year, number = month.split("-")
+    return f"{year}年{int(number)}月"
+
+
 def run_reminders(day: date) -> dict:
     """Notify every subject under half of this month's requirement (the 20th's reminder)."""
     month = day.strftime("%Y-%m")
+    named = month_name(month)
     first, last = periods.month_bounds(month)
     reminded: list[int] = []
     after = 0
@@ -118,8 +125,8 @@ def run_reminders(day: date) -> dict:
                         s,
                         subject.user_id,
                         "education_reminder",
-                        "本月学习时长不足一半,请抓紧完成",
-                        f"本月已学习 {seconds // 60} 分钟,要求 {required} 分钟。",
+                        f"{named}学习时长不足一半,请抓紧完成",
+                        f"{named}截至 {day.day} 日已学习 {seconds // 60} 分钟,要求 {required} 分钟。",
                         {"month": month, "counted_minutes": seconds // 60, "required_minutes": required},
                     )
                     reminded.append(subject.id)

@@ -49,9 +49,14 @@ _ENTRIES: list[dict] = [
 
 DEFAULT_V1: dict = {
     "entries": _ENTRIES,
-    # a negation at most ``negation_window`` characters before a keyword, in the same clause, drops the hit
-    "negations": ["没有", "没", "未", "不", "无", "从不", "从未", "并未", "不再", "别"],
+    # a negation word (a word of the segmented text, docs/field-reports.md#negation) ending at most
+    # ``negation_window`` characters before a keyword, in the same clause, drops the hit
+    "negations": [
+        *("没有", "没", "未", "不", "无", "从不", "从未", "并未", "不再", "别"),
+        # words jieba keeps whole, which the character matching used to catch by their last character
+        *("从没", "尚未", "未曾", "不曾", "绝不", "决不", "毫无", "不要"),
+    ],
     "negation_window": 3,
-    # words that contain a negation character but negate nothing
+    # words that contain a negation character but negate nothing: added to the segmenter as words
     "non_negations": ["未来", "不错", "不仅", "不久", "不断", "无论", "不管", "不得不", "不少", "毫不", "不但"],
 }

@@ -7,13 +7,16 @@ default of ``field.default_keywords``), published by an admin and audited. Each 
 version (pyahocorasick) and keeps it; a newly published version is picked up on the next classification.
 
 Matching: every dictionary phrase is found in one pass; a hit that lies inside a longer hit is dropped
-(打架子鼓 is not 打架, 就业困难 is not 就业); a negation (没有, 未, 不, 无 …) at most ``negation_window``
-characters before a hit, in the same clause, drops it (没有打架); words such as 未来 or 不错 negate nothing.
+(打架子鼓 is not 打架, 就业困难 is not 就业). Negation is by words: the text is segmented (``field.segment``,
+jieba, with the version's phrases as user words) and a word that is a negation (没有, 未, 不, 无 …) ending at
+most ``negation_window`` characters before a hit, in the same clause, drops it (没有打架); a word that merely
+contains a negation character (别人, 未成年人, 不少, 未来) negates nothing.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 
 import ahocorasick
@@ -27,6 +30,7 @@ from backend.services.core import audit
 from backend.services.core.actors import Actor
 from backend.services.core.versioned import add_next_version
 from backend.services.field.default_keywords import DEFAULT_V1
+from backend.services.field.segment import Segmenter
 from backend.services.identity import access
 from backend.services.scoring.sql import insert_ignore
 
@@ -39,7 +43,6 @@ _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 #: a negation never reaches across these
 _CLAUSE_END = re.compile("[,.!?;:\uff0c\u3002\uff01\uff1f\uff1b\uff1a\u3001\n\r\t ]")
-_MASK = "\u25a1"
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class Classification:
 
 
 class Classifier:
-    """One dictionary version compiled: the automaton, the negation pattern and the masked non-negations."""
+    """One dictionary version compiled: the automaton, the negation words and the version's segmenter."""
 
     def __init__(self, version: int, data: dict) -> None:
         self.version = version
@@ -76,28 +79,24 @@ class Classifier:
         for entry in data["entries"]:
             self.automaton.add_word(entry["keyword"], entry)
         self.automaton.make_automaton()
-        negations = sorted(set(data.get("negations", [])), key=len, reverse=True)
-        self.negation = re.compile("|".join(map(re.escape, negations))) if negations else None
-        nons = sorted(set(data.get("non_negations", [])), key=len, reverse=True)
-        self.non_negation = re.compile("|".join(map(re.escape, nons))) if nons else None
+        self.negations = frozenset(data.get("negations", []))
+        # phrases, negations and non-negations (未来, 不少 …) become words of the segmenter
+        words = [e["keyword"] for e in data["entries"]]
+        self.segmenter = Segmenter([*words, *self.negations, *data.get("non_negations", [])])
 
-    def _masked(self, text: str) -> str:
-        if self.non_negation is None:
-            return text
-        return self.non_negation.sub(lambda m: _MASK * len(m.group()), text)
+    def _negations(self, text: str) -> list[tuple[str, int]]:
+        """(negation word, end position) of every word of ``text`` that is a negation word."""
+        if not self.negations:
+            return []
+        return [(w, end) for w, _start, end in self.segmenter.words(text) if w in self.negations]
 
-    def _negation_before(self, masked: str, start: int) -> str | None:
-        if self.negation is None:
-            return None
-        lo = max(0, start - self.window - 4)
-        prefix = masked[lo:start]
-        clause = _CLAUSE_END.split(prefix)[-1]
-        offset = start - len(clause)
-        found = None
-        for m in self.negation.finditer(clause):
-            if start - (offset + m.end()) <= self.window:
-                found = m.group()
-        return found
+    def _negation_before(self, text: str, found: list[tuple[str, int]], start: int) -> str | None:
+        """The last negation word ending within the window before ``start``, in the same clause."""
+        last = None
+        for word, end in found:
+            if end <= start and start - end <= self.window and not _CLAUSE_END.search(text, end, start):
+                last = word
+        return last
 
     def classify(self, text: str) -> Classification:
         """Classify ``text``: hits with positions, negated and suppressed hits, categories, polarity, severity."""
@@ -111,12 +110,12 @@ class Classifier:
             kept.append((start, end, entry))
             if widest is None or end > widest[1]:
                 widest = (start, end, entry)
-        masked = self._masked(text)
+        found = self._negations(text) if any(e["polarity"] != "ignore" for _s, _e, e in kept) else []
         hits, negated = [], []
         for start, end, entry in kept:
             if entry["polarity"] == "ignore":
                 continue
-            neg = self._negation_before(masked, start)
+            neg = self._negation_before(text, found, start)
             if neg is not None:
                 negated.append({"keyword": entry["keyword"], "start": start, "negation": neg})
                 continue
@@ -136,7 +135,9 @@ def _summarise(hits: list[dict], negated: list[dict], suppressed: list[dict], ve
 
 # --- the dictionary as versioned data ---------------------------------------------------------------------
 
+#: the classifier of the version in force only (each holds a segmenter: a copy of jieba's word frequencies)
 _CACHE: dict[tuple[int, object], Classifier] = {}
+_BUILD = threading.Lock()
 
 
 def ensure_default(session: Session) -> None:
@@ -158,12 +159,17 @@ def current_row(session: Session) -> tuple[int, object]:
 
 
 def current(session: Session) -> Classifier:
-    """The classifier of the dictionary in force (compiled once per process and version)."""
+    """The classifier of the dictionary in force (compiled once per process and version, thread-safe)."""
     key = current_row(session)
     found = _CACHE.get(key)
     if found is None:
         data = session.scalar(select(KeywordDictionary.data).where(KeywordDictionary.version == key[0]))
-        found = _CACHE[key] = Classifier(key[0], data)
+        with _BUILD:
+            found = _CACHE.get(key)
+            if found is None:
+                found = Classifier(key[0], data)
+                _CACHE.clear()
+                _CACHE[key] = found
     return found
 
 
