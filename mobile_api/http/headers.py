@@ -33,6 +33,12 @@ CSP_BY_PREFIX: dict[str, str] = {
         "default-src 'none'; script-src 'self' {inline-scripts}; style-src 'self' 'unsafe-inline'; "
         f"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; {_NO_FRAMES}"
     ),
+    # the H5 app (mobile_api/web.py): scripts only from here, no inline script, no eval; Vant's icon font is a
+    # data: URL and its components set styles; blob: shows a photo before it is sent (S3 origin added there)
+    "/app/": (
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+        f"font-src 'self' data:; connect-src 'self'; manifest-src 'self'; worker-src 'self'; {_NO_FRAMES}"
+    ),
 }
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 

@@ -15,6 +15,7 @@ PUBLIC = {
     "POST /api/v1/auth/login",
     "POST /api/v1/auth/activate",
     "POST /api/v1/auth/refresh",
+    "POST /api/v1/auth/reset",
     "GET /api/v1/files/{token}",
     "GET /healthz",
     "GET /readyz",

@@ -75,10 +75,14 @@ TABLE: dict[tuple[str, str], Entry] = {
     ("GET", "/readyz"): Entry(public()),
     ("GET", "/metrics"): Entry(public()),
     ("GET", "/docs/assets/<string:name>"): Entry(public(), obj=lambda ctx, role, side: {"name": "swagger-ui.css"}),
+    # the H5 app's files (mobile_api/web.py); "/" only redirects here (excluded below)
+    ("GET", "/app/"): Entry(public()),
+    ("GET", "/app/<path:path>"): Entry(public(), obj=lambda ctx, role, side: {"path": "js/api.js"}),
     ("GET", "/api/v1/meta/error-codes"): Entry(public()),
     ("GET", "/api/v1/meta/state-machines"): Entry(public()),
     ("POST", "/api/v1/auth/login"): Entry(public(), body={}),
     ("POST", "/api/v1/auth/activate"): Entry(public(), body={}),
+    ("POST", "/api/v1/auth/reset"): Entry(public(), body={}),
     ("POST", "/api/v1/auth/refresh"): Entry(public(), body={}),
     ("POST", "/api/v1/auth/logout"): Entry(signed_in()),
     ("GET", "/api/v1/me"): Entry(signed_in()),
@@ -92,6 +96,9 @@ TABLE: dict[tuple[str, str], Entry] = {
     ("PATCH", "/api/v1/staff/subjects/<int:subject_id>"): Entry(
         only(officer=SCOPED, bureau=SCOPED), body={}, obj=subject_obj
     ),
+    ("POST", "/api/v1/staff/subjects/<int:subject_id>/activation-code"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), body={}, obj=subject_obj
+    ),
     ("GET", "/api/v1/grid/subjects"): Entry(only(grid_worker=OK)),
     ("GET", "/api/v1/admin/org-units"): Entry(only(admin=OK)),
     ("POST", "/api/v1/admin/org-units"): Entry(only(admin=OK), body={}),
@@ -99,6 +106,7 @@ TABLE: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/admin/users"): Entry(only(admin=OK), body={}),
     # staff accounts of every district are the admin's: both objects are OK (subject accounts are 404, below)
     ("PATCH", "/api/v1/admin/users/<int:user_id>"): Entry(only(admin=OK), body={"active": True}, obj=staff_user_obj),
+    ("POST", "/api/v1/admin/users/<int:user_id>/reset-code"): Entry(only(admin=OK), body={}, obj=staff_user_obj),
     ("GET", "/api/v1/admin/audit"): Entry(only(admin=OK)),
     ("POST", "/api/v1/admin/audit/verify"): Entry(only(admin=OK)),
     # photo evidence (issue 3): uploads are their owner's; staff also see those of subjects they supervise
@@ -289,8 +297,8 @@ class Ctx:
 
 
 def _excluded(endpoint: str) -> bool:
-    """Routes flask-smorest and Flask add themselves: static files, /openapi.json, /docs."""
-    return endpoint == "static" or endpoint.startswith("api-docs.")
+    """Routes flask-smorest and Flask add themselves (static files, /openapi.json, /docs), and "/" (a redirect)."""
+    return endpoint in ("static", "web.root") or endpoint.startswith("api-docs.")
 
 
 def registered_routes(app) -> dict[tuple[str, str], Callable]:
