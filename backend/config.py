@@ -40,6 +40,8 @@ class Settings:
     access_token_minutes: int = 15
     refresh_token_days: int = 30
     activation_code_days: int = 7
+    reset_code_hours: int = 24
+    rate_limit_codes_per_hour: int = 10
     login_max_failures: int = 5
     login_lock_minutes: int = 15
     rate_limit_login_per_minute: int = 10
@@ -57,6 +59,7 @@ class Settings:
     upload_link_seconds: int = 900
     original_link_seconds: int = 300
     original_retention_days: int = 180
+    fraud_retention_days: int = 6 * 365
     photo_check_timeout_s: int = 60
     upload_quota_pending: int = 200  # declared, not yet completed uploads one user may hold
     upload_quota_bytes_per_hour: int = 3 * 1024**3  # declared bytes per user in any 60 minutes
@@ -108,6 +111,12 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
     "ACCESS_TOKEN_MINUTES": ("access_token_minutes", "15", "access token lifetime"),
     "REFRESH_TOKEN_DAYS": ("refresh_token_days", "30", "refresh token lifetime (rotating)"),
     "ACTIVATION_CODE_DAYS": ("activation_code_days", "7", "lifetime of a subject's one-time activation code"),
+    "RESET_CODE_HOURS": ("reset_code_hours", "24", "lifetime of a staff user's one-time password reset code"),
+    "RATE_LIMIT_CODES_PER_HOUR": (
+        "rate_limit_codes_per_hour",
+        "10",
+        "activation or reset codes that may be issued per account per hour",
+    ),
     "LOGIN_MAX_FAILURES": (
         "login_max_failures",
         "5",
@@ -129,6 +138,7 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
     "UPLOAD_LINK_SECONDS": ("upload_link_seconds", "900", "lifetime of an upload link and of derivative links"),
     "ORIGINAL_LINK_SECONDS": ("original_link_seconds", "300", "lifetime of a staff link to an original photo"),
     "ORIGINAL_RETENTION_DAYS": ("original_retention_days", "180", "originals kept this long after the case closes"),
+    "FRAUD_RETENTION_DAYS": ("fraud_retention_days", "2190", "originals confirmed as fraud kept this long (6 years)"),
     "PHOTO_CHECK_TIMEOUT_S": ("photo_check_timeout_s", "60", "time limit of the checks of one photo"),
     "UPLOAD_QUOTA_PENDING": ("upload_quota_pending", "200", "uploads a user may have declared and not completed"),
     "UPLOAD_QUOTA_BYTES_PER_HOUR": (

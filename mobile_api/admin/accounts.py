@@ -10,7 +10,7 @@ from backend.db import db
 from backend.errors import NotFound
 from backend.models import AuditLog, OrgUnit, User
 from backend.services.core import audit, audit_checkpoints
-from backend.services.identity import users
+from backend.services.identity import recovery, users
 from backend.services.subjects import orgs
 from mobile_api.admin.schemas import (
     AuditOut,
@@ -18,12 +18,14 @@ from mobile_api.admin.schemas import (
     OrgUnitIn,
     OrgUnitOut,
     OrgUnitQuery,
+    ResetCodeOut,
     UserIn,
     UserOut,
     UserPatchIn,
     UserQuery,
     VerifyOut,
 )
+from mobile_api.common.schemas import CodeIn
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.idempotent import idempotent
 from mobile_api.http.pagination import paginate, pagination_header
@@ -85,6 +87,19 @@ class UserById(MethodView):
         if target is None or target.role == "subject":
             raise NotFound("user")
         return users.set_active(g.actor, user_id, data["active"])
+
+
+@blp.route("/users/<int:user_id>/reset-code")
+class ResetCode(MethodView):
+    @authorize("user.reset_code")
+    @blp.arguments(CodeIn)
+    @idempotent("admin.reset_code")
+    @blp.response(201, ResetCodeOut)
+    def post(self, data, user_id):
+        """Issue a one-time reset code to a staff user, who sets a new password with it at /auth/reset."""
+        code, expires = recovery.issue_reset_code(g.actor, user_id)
+        username = db.session.scalar(select(User.username).where(User.id == user_id))
+        return {"user_id": user_id, "username": username, "reset_code": code, "expires_at": expires}
 
 
 @blp.route("/audit")

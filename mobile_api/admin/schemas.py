@@ -139,6 +139,13 @@ class UserPatchIn(Schema):
     active = fields.Boolean(required=True)
 
 
+class ResetCodeOut(Schema):
+    user_id = fields.Integer()
+    username = fields.String()
+    reset_code = fields.String()
+    expires_at = fields.DateTime()
+
+
 class UserQuery(PageArgs):
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     role = fields.String(load_default=None, validate=validate.OneOf(ROLES))

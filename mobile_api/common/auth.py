@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import g
 from flask.views import MethodView
 
-from backend.services.identity import auth
-from mobile_api.common.schemas import ActivateIn, LoginIn, RefreshIn, TokensOut
+from backend.services.identity import auth, recovery
+from mobile_api.common.schemas import ActivateIn, LoginIn, RefreshIn, ResetIn, TokensOut
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.security import authorize, client_ip, public
 
@@ -31,6 +31,16 @@ class Activate(MethodView):
     def post(self, data):
         """Activate a subject's account with the one-time code and set a password."""
         return auth.activate(data["activation_code"], data["password"], data["device_id"], client_ip())
+
+
+@blp.route("/reset")
+class Reset(MethodView):
+    @public
+    @blp.arguments(ResetIn)
+    @blp.response(200, TokensOut)
+    def post(self, data):
+        """Set a new password with a staff user's one-time reset code (from an admin); every session ends."""
+        return recovery.reset(data["reset_code"], data["password"], data["device_id"], client_ip())
 
 
 @blp.route("/refresh")

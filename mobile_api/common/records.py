@@ -293,6 +293,9 @@ class ServiceOut(Schema):
     place = fields.String()
     organisation = fields.String(allow_none=True)
     witness_name = fields.String(allow_none=True)
+    witnessed_by = fields.Integer(
+        allow_none=True, metadata={"description": "the grid worker who observed it (their own report or a witness)"}
+    )
     minutes = fields.Integer()
     upload_ids = fields.List(fields.Integer())
     status = fields.String(metadata={"description": describe(SERVICE_STATES)})

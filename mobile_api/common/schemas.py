@@ -22,6 +22,18 @@ class ActivateIn(Schema):
     device_id = fields.String(load_default=None, validate=validate.Length(max=128))
 
 
+class ResetIn(Schema):
+    reset_code = fields.String(required=True, validate=validate.Length(min=4, max=32))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=128), load_only=True)
+    device_id = fields.String(load_default=None, validate=validate.Length(max=128))
+
+
+class CodeIn(Schema):
+    """The body of a code issue: only the optional idempotency key (docs/roles.md#recovery)."""
+
+    client_id = fields.String(load_default=None, validate=validate.Length(max=128))
+
+
 class RefreshIn(Schema):
     refresh_token = fields.String(required=True, validate=validate.Length(min=10, max=200))
     device_id = fields.String(load_default=None, validate=validate.Length(max=128))

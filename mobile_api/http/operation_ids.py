@@ -15,6 +15,7 @@ OPERATION_IDS: dict[str, str] = {
     # login and the account
     "POST /api/v1/auth/login": "login",
     "POST /api/v1/auth/activate": "activateAccount",
+    "POST /api/v1/auth/reset": "resetPassword",
     "POST /api/v1/auth/refresh": "refreshToken",
     "POST /api/v1/auth/logout": "logout",
     "GET /api/v1/me": "getMe",

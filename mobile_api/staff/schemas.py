@@ -177,6 +177,13 @@ class EnrolOut(Schema):
     activation_expires_at = fields.DateTime()
 
 
+class ActivationCodeOut(Schema):
+    subject_id = fields.Integer()
+    username = fields.String()
+    activation_code = fields.String()
+    activation_expires_at = fields.DateTime()
+
+
 class SubjectPatchIn(Schema):
     supervision_level = fields.String(validate=validate.OneOf(SUPERVISION_LEVELS))
     risk_level = fields.String(validate=validate.OneOf(RISK_LEVELS))

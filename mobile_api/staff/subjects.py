@@ -10,16 +10,24 @@ from flask.views import MethodView
 from sqlalchemy import func, select
 
 from backend.db import db
-from backend.models import Subject
+from backend.models import Subject, User
 from backend.services.core import crypto
 from backend.services.identity import access
 from backend.services.subjects import idcard, profiles
-from mobile_api.common.schemas import SubjectOut
+from mobile_api.common.schemas import CodeIn, SubjectOut
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.idempotent import idempotent
 from mobile_api.http.pagination import CSV_MAX_ROWS, csv_stream, paginate, pagination_header, wants_csv
 from mobile_api.http.security import authorize
-from mobile_api.staff.schemas import EnrolIn, EnrolOut, RevealQuery, SubjectDetailOut, SubjectPatchIn, SubjectQuery
+from mobile_api.staff.schemas import (
+    ActivationCodeOut,
+    EnrolIn,
+    EnrolOut,
+    RevealQuery,
+    SubjectDetailOut,
+    SubjectPatchIn,
+    SubjectQuery,
+)
 
 blp = Blueprint(
     "staff_subjects", __name__, url_prefix="/api/v1/staff/subjects", description="矫正对象 Subjects (staff)"
@@ -112,3 +120,21 @@ class SubjectById(MethodView):
         """Change supervision level, risk level, officer, grid, phone or end date (each change recorded)."""
         reason = data.pop("reason", None)
         return profiles.update(g.actor, subject_id, data, reason)
+
+
+@blp.route("/<int:subject_id>/activation-code")
+class SubjectActivationCode(MethodView):
+    @authorize("subject.activation_code")
+    @blp.arguments(CodeIn)
+    @idempotent("subject.activation_code")
+    @blp.response(201, ActivationCodeOut)
+    def post(self, data, subject_id):
+        """Issue a new one-time activation code (the old one dies; activating with it ends every session)."""
+        subject, code, expires = profiles.reissue_activation_code(g.actor, subject_id)
+        username = db.session.scalar(select(User.username).where(User.id == subject.user_id))
+        return {
+            "subject_id": subject.id,
+            "username": username,
+            "activation_code": code,
+            "activation_expires_at": expires,
+        }

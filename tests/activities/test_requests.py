@@ -11,7 +11,9 @@ from backend.db import db
 from backend.models import AuditLog, Notification, Subject, SubjectChange
 from backend.models.checkin import CheckIn
 from backend.services.activities import returns
-from tests.factories import auth_header, fire_together
+from backend.services.identity.users import create_user
+from backend.services.subjects.orgs import create_unit
+from tests.factories import PASSWORD, auth_header, fire_together
 from tests.support.activities import (
     AWAY,
     HOME,
@@ -257,31 +259,33 @@ def test_cancel_decisions_notes_and_transitions(client, world, clock):
 def test_a_residence_change_transfers_the_subject_with_history_kept(client, world, clock):
     subject = new_subject(world)
     h = headers_for(client, subject)
+    with db.tx() as s:  # the new residence lies in another office of the same district (issue 18: no cross-district)
+        office = create_unit(s, level="office", name="所A2", code="OA2", parent_id=world.units["district_A"])
+        grid = create_unit(s, level="grid", name="网格A2", code="GA2", parent_id=office.id)
+        officer2 = create_user(s, username="officerA2", password=PASSWORD, role="officer", unit_ids=[office.id])
+        target = (office.id, grid.id, officer2.id)
     clock.set(sh(3, 2, 9))
-    r = ask(client, h, d(3, 10), d(3, 10), type="residence_change", destination="区B").get_json()
+    r = ask(client, h, d(3, 10), d(3, 10), type="residence_change", destination="所A2辖区").get_json()
     assert (r["route"], r["decider_role"]) == ("residence_change", "officer")
-    body = {"request_id": r["id"], "office_id": world.units["office_B"], "grid_id": world.units["grid_B"]}
-    officer = auth_header(client, "officerA")
+    body = {"request_id": r["id"], "office_id": target[0], "grid_id": target[1]}
+    bureau = auth_header(client, "bureauA")
     url = f"/api/v1/staff/subjects/{subject.id}/transfer"
-    assert client.post(url, json=body, headers=officer).get_json()["code"] == "TRANSFER_NOT_APPROVED"
+    assert client.post(url, json=body, headers=bureau).get_json()["code"] == "TRANSFER_NOT_APPROVED"
     decide(client, "officerA", r["id"], "recommend")
     assert decide(client, "bureauA", r["id"], "approve").get_json()["status"] == "approved"
     wrong = {**body, "grid_id": world.units["grid_A"]}
-    assert client.post(url, json=wrong, headers=officer).get_json()["code"] == "ORG_UNIT_INVALID"
-    moved = client.post(url, json={**body, "officer_id": world.users["officer_B"].id}, headers=officer)
+    assert client.post(url, json=wrong, headers=bureau).get_json()["code"] == "ORG_UNIT_INVALID"
+    moved = client.post(url, json={**body, "officer_id": target[2]}, headers=bureau)
     assert moved.status_code == 200, moved.get_json()
     with db.tx() as s:
         subj = s.get(Subject, subject.id)
         fields = sorted(c.field for c in s.scalars(select(SubjectChange).where(SubjectChange.subject_id == subject.id)))
-    assert (subj.office_id, subj.grid_id, subj.officer_id) == (
-        world.units["office_B"],
-        world.units["grid_B"],
-        world.users["officer_B"].id,
-    )
+    assert (subj.office_id, subj.grid_id, subj.officer_id) == target
     assert fields == ["grid_id", "office_id", "officer_id"]
+    officer = auth_header(client, "officerA")
     assert client.get(f"/api/v1/staff/subjects/{subject.id}", headers=officer).status_code == 404
     assert (
-        client.get(f"/api/v1/staff/subjects/{subject.id}", headers=auth_header(client, "officerB")).status_code == 200
+        client.get(f"/api/v1/staff/subjects/{subject.id}", headers=auth_header(client, "officerA2")).status_code == 200
     )
     mine = client.get("/api/v1/me/requests", headers=h).get_json()
     assert mine[0]["status"] == "completed"  # the history stays with the subject

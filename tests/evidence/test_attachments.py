@@ -314,9 +314,9 @@ def test_retention_deletes_old_originals_but_keeps_open_cases(client, subject_h,
     with db.tx() as s:
         retention.hold(s, held["id"])
     soon = utcnow() + timedelta(days=settings.original_retention_days - 1)
-    assert retention.purge_originals(soon) == {"deleted": 0}
+    assert retention.purge_originals(soon) == {"deleted": 0, "skipped": 0}
     later = utcnow() + timedelta(days=settings.original_retention_days + 1)
-    assert retention.purge_originals(later) == {"deleted": 1}
+    assert retention.purge_originals(later) == {"deleted": 1, "skipped": 2}  # the suspect and the held one
     with db.tx() as s:
         rows = {u.id: u for u in s.scalars(select(Upload))}
     assert rows[accepted["id"]].original_deleted_at is not None
@@ -332,8 +332,8 @@ def test_retention_deletes_old_originals_but_keeps_open_cases(client, subject_h,
     )
     with db.tx() as s:
         retention.release(s, held["id"])
-    assert retention.purge_originals(soon) == {"deleted": 0}
-    assert retention.purge_originals(later) == {"deleted": 2}
+    assert retention.purge_originals(soon) == {"deleted": 0, "skipped": 0}
+    assert retention.purge_originals(later) == {"deleted": 2, "skipped": 0}
     with db.tx() as s:
         assert (
             s.scalar(

@@ -26,6 +26,12 @@ from backend.services.core.notifications import notify
 from backend.services.identity import access
 
 register("TRANSFER_NOT_APPROVED", 422, "没有已批准的执行地变更申请", "No approved residence change for this subject")
+register(
+    "TRANSFER_OTHER_DISTRICT",
+    422,
+    "迁往其他区县须由接收地社区矫正机构办理入矫",
+    "A move to another district is not a transfer: the receiving district must enrol the subject",
+)
 
 TARGETS = {"approve": "approved", "reject": "rejected", "recommend": "recommended", "revoke": "revoked"}
 TWO_STAGE = ("leave_long", "residence_change", "restricted_place")
@@ -173,6 +179,30 @@ def _check_target(s: Session, office_id: int, grid_id: int, officer_id: int | No
             raise DomainError("OFFICER_INVALID")
 
 
+def _check_district(s: Session, actor: Actor, subject: Subject, r: SubjectRequest, office_id: int) -> None:
+    """The move stays in the subject's district, which is the approved destination, and the caller can see the office.
+
+    docs/requests.md#residence-change-and-transfer: a move to another district (the target office's, or the
+    request's destination district) is refused with TRANSFER_OTHER_DISTRICT; an office outside the caller's
+    area is ORG_UNIT_INVALID, as at enrolment.
+    """
+    district_id = s.get(OrgUnit, subject.office_id).parent_id
+    target_district = s.get(OrgUnit, office_id).parent_id
+    destination = r.destination_district_id
+    if target_district != district_id or (destination is not None and destination != district_id):
+        raise DomainError(
+            "TRANSFER_OTHER_DISTRICT",
+            {"office_id": ["in another district than the subject's"]},
+            context={
+                "district_id": district_id,
+                "office_district_id": target_district,
+                "destination_district_id": destination,
+            },
+        )
+    if not access.office_in_scope(s, actor, office_id):
+        raise DomainError("ORG_UNIT_INVALID", {"office_id": ["not an office in your jurisdiction"]})
+
+
 def transfer(actor: Actor, subject_id: int, data: dict) -> Subject:
     """Carry out an approved residence change: move the subject to the new office and grid, history kept."""
     access.require(actor, "subject.transfer")
@@ -191,6 +221,7 @@ def transfer(actor: Actor, subject_id: int, data: dict) -> Subject:
             raise DomainError("TRANSFER_NOT_APPROVED", {"request_id": [str(data["request_id"])]})
         officer_id = data.get("officer_id")
         _check_target(s, data["office_id"], data["grid_id"], officer_id)
+        _check_district(s, actor, subject, r, data["office_id"])
         reason = f"执行地变更(申请 {r.id})"
         old_office = subject.office_id
         changes = {

@@ -22,7 +22,7 @@ from backend.models import Subject
 from backend.models.service import ServiceReport
 from backend.services.activities import periods
 from backend.services.activities.checkins import own_subject
-from backend.services.core import audit
+from backend.services.core import audit, rowlocks
 from backend.services.core.actors import Actor
 from backend.services.core.notifications import notify
 from backend.services.core.statemachine import StateMachine
@@ -43,6 +43,7 @@ for _c in [
     ("SERVICE_WITNESS_REQUIRED", 422, "须填写组织单位或证明人", "Name the organisation or a witness"),
     ("SERVICE_SPAN_INVALID", 422, "活动起止时间不正确", "The service's start and end times are not valid"),
     ("SERVICE_HOURS_EXCEED_SPAN", 422, "服务时长不能超过活动起止时间", "The hours exceed the service's time span"),
+    ("SERVICE_OVERLAP", 422, "与已有的公益活动记录时间重叠", "The service overlaps another report of the subject"),
 ]:
     register(*_c)
 
@@ -67,6 +68,51 @@ def _validate(data: dict, now: datetime, *, witnessed: bool) -> int:
     return minutes
 
 
+def _overlapping(s: Session, subject_id: int, data: dict) -> list[ServiceReport]:
+    """The subject's reports that still count or may (not rejected) and overlap the new span, oldest first."""
+    return list(
+        s.scalars(
+            select(ServiceReport)
+            .where(
+                ServiceReport.subject_id == subject_id,
+                ServiceReport.status != "rejected",
+                ServiceReport.started_at < data["ended_at"],
+                ServiceReport.ended_at > data["started_at"],
+            )
+            .order_by(ServiceReport.id)
+        )
+    )
+
+
+def _same_activity(r: ServiceReport, data: dict) -> bool:
+    return r.source == "subject" and r.activity_type.casefold() == data["activity_type"].strip().casefold()
+
+
+def _witness(s: Session, actor: Actor, r: ServiceReport, data: dict) -> ServiceReport:
+    """A grid worker's observation of a service the subject reported: it witnesses that report, counts nothing.
+
+    The worker's photos join the report; the first worker to witness it is recorded (docs/education-and-service.md
+    #overlapping-reports).
+    """
+    claim = Claim(r.started_at + (r.ended_at - r.started_at) / 2, data.get("latitude"), data.get("longitude"))
+    added = [u for u in dict.fromkeys(data["upload_ids"]) if u not in r.upload_ids]
+    for upload_id in added:
+        attachments.attach(
+            s, actor, upload_id, subject_id=r.subject_id, record_type="service_report", record_id=r.id, claim=claim
+        )
+    if added:
+        r.upload_ids = [*r.upload_ids, *added]
+    first = r.witnessed_by is None
+    if first:
+        r.witnessed_by = actor.user_id
+    if added or first:
+        details = {"subject_id": r.subject_id, "upload_ids": added}
+        audit.record(
+            s, "service_report.witness", actor=actor, target_type="service_report", target_id=r.id, details=details
+        )
+    return r
+
+
 def _create(s: Session, actor: Actor, subject: Subject, data: dict, source: str) -> ServiceReport:
     now = periods.now()
     if data.get("client_id"):
@@ -78,6 +124,23 @@ def _create(s: Session, actor: Actor, subject: Subject, data: dict, source: str)
         if found is not None:
             return found
     minutes = _validate(data, now, witnessed=source == "grid_worker")
+    rowlocks.lock(s, Subject, subject.id)  # two overlapping reports at once: the second one sees the first
+    overlaps = _overlapping(s, subject.id, data)
+    if source == "grid_worker":
+        same = next((r for r in overlaps if _same_activity(r, data)), None)
+        if same is not None:
+            return _witness(s, actor, same, data)
+    if overlaps:
+        other = overlaps[0]
+        raise DomainError(
+            "SERVICE_OVERLAP",
+            {"started_at": [f"overlaps service report {other.id}"]},
+            context={
+                "report_id": other.id,
+                "started_at": other.started_at.isoformat(),
+                "ended_at": other.ended_at.isoformat(),
+            },
+        )
     ids = list(dict.fromkeys(data["upload_ids"]))
     r = ServiceReport(
         subject_id=subject.id,

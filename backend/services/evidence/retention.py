@@ -3,8 +3,9 @@
 Each run is idempotent and bounded (``batch`` rows): objects are deleted first and the rows marked after,
 so a crash in between only makes the next run delete them again (a delete of a missing object is fine).
 Each run writes one bulk audit row (counts and a digest of the ids), not one per photo. Originals of
-suspect evidence stay until their review closes, and any upload under a dispute hold stays until the
-hold is released; the clock (ORIGINAL_RETENTION_DAYS) runs from the moment the case closed.
+suspect evidence stay until their review closes, and any upload under a dispute hold (an appeal's) stays until
+the hold is released; the clock (ORIGINAL_RETENTION_DAYS, FRAUD_RETENTION_DAYS for confirmed fraud) runs from the
+moment the case closed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend import runtime
@@ -90,33 +91,52 @@ def clear_incoming(now: datetime, batch: int = 500) -> int:
 
 
 def purge_originals(now: datetime | None = None, batch: int = 500) -> dict:
-    """Delete originals whose case closed more than ORIGINAL_RETENTION_DAYS ago; keep the derivatives."""
+    """Delete originals whose case closed more than ORIGINAL_RETENTION_DAYS ago; keep the derivatives.
+
+    Originals confirmed as fraud are kept FRAUD_RETENTION_DAYS; held originals (a dispute hold, an open review,
+    fraud still within its period) are skipped and counted (docs/photos.md#originals-and-retention).
+    """
     now = now or utcnow()
-    cutoff = now - timedelta(days=runtime.settings().original_retention_days)
+    cfg = runtime.settings()
+    cutoff = now - timedelta(days=cfg.original_retention_days)
+    fraud_cutoff = now - timedelta(days=cfg.fraud_retention_days)
+    confirmed = Upload.review_status == "confirmed"
+    stored = and_(Upload.original_deleted_at.is_(None), Upload.status.in_(("accepted", "suspect", "rejected")))
     with db.tx() as s:
         rows = s.execute(
             select(Upload.id, Upload.storage_key)
             .where(
-                Upload.original_deleted_at.is_(None),
-                Upload.status.in_(("accepted", "suspect", "rejected")),
+                stored,
                 Upload.retention_hold.is_(False),
                 Upload.case_closed_at < cutoff,
                 or_(Upload.review_status.is_(None), Upload.review_status != "open"),
+                or_(Upload.review_status.is_(None), ~confirmed, Upload.case_closed_at < fraud_cutoff),
             )
             .order_by(Upload.id)
             .limit(batch)
         ).all()
+        held = or_(
+            Upload.retention_hold.is_(True),
+            Upload.review_status == "open",
+            and_(confirmed, Upload.case_closed_at >= fraud_cutoff),
+        )
+        old_enough = func.coalesce(Upload.case_closed_at, Upload.created_at) < cutoff
+        skipped = s.scalar(select(func.count()).select_from(Upload).where(stored, old_enough, held)) or 0
     done = [r.id for r in rows if _delete_all([r.storage_key])]
     with db.tx() as s:
         for upload in s.scalars(select(Upload).where(Upload.id.in_(done))):
             upload.original_deleted_at = now
-        if done:
-            audit.record_bulk(s, "upload.purge_original", done, details={"retention_days": (now - cutoff).days})
-    return {"deleted": len(done)}
+        if done or skipped:
+            details = {"retention_days": (now - cutoff).days, "skipped": skipped}
+            audit.record_bulk(s, "upload.purge_original", done, details=details)
+    return {"deleted": len(done), "skipped": skipped}
 
 
 def hold(session: Session, upload_id: int) -> None:
-    """Keep an upload's original while a dispute (appeal) is open; call in the dispute's transaction."""
+    """Keep an upload's original while a dispute (appeal) is open; call in the dispute's transaction.
+
+    The hold is one flag: the dispute's owner releases it only when no other open dispute relies on the upload.
+    """
     upload = session.get(Upload, upload_id, with_for_update=True)
     if upload is not None:
         upload.retention_hold, upload.case_closed_at = True, None

@@ -22,7 +22,7 @@ from backend.models import ActivationCode, Device, RefreshToken, User, UserUnit,
 from backend.services.core import audit
 from backend.services.core.actors import Actor
 from backend.services.core.crypto import sha256_hex
-from backend.services.identity import passwords, ratelimit, throttle, tokens
+from backend.services.identity import codes, passwords, ratelimit, throttle, tokens
 
 #: clients that are not a known device of the account share a budget this many times a single client's
 SHARED_FACTOR = 4
@@ -74,7 +74,7 @@ def authenticate(token: str) -> tuple[Actor, dict]:
     return actor_for(s, user), claims
 
 
-def _issue(session: Session, user: User, device_id: str | None, family_id: str | None = None) -> TokenPair:
+def issue_pair(session: Session, user: User, device_id: str | None, family_id: str | None = None) -> TokenPair:
     family = family_id or tokens.new_family_id()
     raw = tokens.new_refresh_token()
     session.add(
@@ -149,7 +149,7 @@ def _sign_in(s: Session, user: User, password: str, device_id: str | None) -> To
     """Issue the pair of a right password (upgrading an old hash) and audit the login."""
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    pair = _issue(s, user, device_id)
+    pair = issue_pair(s, user, device_id)
     audit.record(
         s,
         "auth.login",
@@ -187,29 +187,18 @@ def _holds_activation_code(session: Session, user: User, typed: str) -> bool:
 def activate(code: str, password: str, device_id: str | None, client_ip: str) -> TokenPair:
     """Spend a subject's one-time activation code to set their password; log them in.
 
-    The code is spent by a conditional UPDATE, so two concurrent activations cannot both succeed.
+    The code is spent by a conditional UPDATE, so two concurrent activations cannot both succeed. A code an
+    officer reissued works the same on an account that was already active: the new password replaces the old
+    and every earlier session ends (docs/roles.md#recovery).
     """
     ratelimit.hit(f"activate:ip:{client_ip}", runtime.settings().rate_limit_login_per_minute)
     passwords.check_policy(password)
     with db.tx() as s:
-        now = utcnow()
-        row = s.scalar(select(ActivationCode).where(ActivationCode.code_hash == sha256_hex(code.strip().upper())))
-        if row is None or row.used_at is not None or row.expires_at < now:
-            raise DomainError("ACTIVATION_CODE_INVALID")
-        user = s.get(User, row.user_id)
-        if user is None or not user.active:
-            raise DomainError("ACTIVATION_CODE_INVALID")
-        spent = s.execute(
-            update(ActivationCode)
-            .where(ActivationCode.id == row.id, ActivationCode.used_at.is_(None))
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if spent != 1:
-            raise DomainError("ACTIVATION_CODE_INVALID")
+        user = codes.spend(s, code, subject_code=True, invalid="ACTIVATION_CODE_INVALID")
         user.password_hash = passwords.hash_password(password)
-        user.password_changed_at = now
-        pair = _issue(s, user, device_id)
+        user.password_changed_at = utcnow()
+        revoke_all(s, user)
+        pair = issue_pair(s, user, device_id)
         audit.record(
             s, "auth.activate", actor=Actor(user.id, user.role, user.username), target_type="user", target_id=user.id
         )
@@ -238,7 +227,7 @@ def refresh(raw: str, device_id: str | None) -> TokenPair:
         elif user is None or not user.active:
             raise DomainError("REFRESH_TOKEN_INVALID")
         else:
-            pair = _issue(s, user, device_id or row.device_id, row.family_id)
+            pair = issue_pair(s, user, device_id or row.device_id, row.family_id)
     if revoke_family is not None:
         with db.tx() as s:
             _revoke_family(s, revoke_family)
@@ -310,7 +299,7 @@ def change_password(actor: Actor, old: str, new: str, family_id: str | None = No
         user.password_hash = passwords.hash_password(new)
         user.password_changed_at = utcnow()
         revoke_all(s, user)
-        pair = _issue(s, user, device_id)
+        pair = issue_pair(s, user, device_id)
         audit.record(s, "auth.password_change", actor=actor, target_type="user", target_id=user.id)
     return pair
 

@@ -2,7 +2,8 @@
 
 Routing: an automatic event (nobody confirmed it, e.g. a missed check-in) goes to the office's officers;
 a confirmed one to the office's *other* officers, else to the bureau. Upholding revokes the event and
-the score follows; dismissing needs a reason. One open appeal per event (a partial unique index).
+the score follows; dismissing needs a reason. One open appeal per event (a partial unique index). While
+it is open the appeal holds the originals it relies on (docs/photos.md#originals-and-retention).
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from backend.db import db
 from backend.errors import DomainError, NotFound, register
-from backend.models import Subject, utcnow
+from backend.models import Subject, Upload, utcnow
 from backend.models.scoring import ScoreEvent
 from backend.models.scoring_decisions import Appeal, ScoreAdjustment
 from backend.services.core import audit
 from backend.services.core.actors import Actor
 from backend.services.core.statemachine import StateMachine
+from backend.services.evidence import retention
 from backend.services.identity import access
 from backend.services.scoring import decisions, evidence, ledger
 
@@ -76,6 +79,8 @@ def create(actor: Actor, event_id: int, reason: str, upload_ids: list[int]) -> A
         except IntegrityError:
             raise DomainError("APPEAL_ALREADY_OPEN") from None
         evidence.link(s, actor, subject, appeal.evidence, "appeal", appeal.id)
+        for upload_id in sorted(_relied_on(s, appeal)):
+            retention.hold(s, upload_id)
         audit.record(
             s,
             "appeal.create",
@@ -85,6 +90,30 @@ def create(actor: Actor, event_id: int, reason: str, upload_ids: list[int]) -> A
             details={"event_id": event.id, "decider_role": role},
         )
     return appeal
+
+
+def _relied_on(s: Session, appeal: Appeal) -> set[int]:
+    """The uploads an appeal relies on: its own evidence and the photos of the record its event came from."""
+    ids = set(appeal.evidence or [])
+    event = s.get(ScoreEvent, appeal.event_id)
+    if event.source_kind == "upload" and event.source_id.isdigit():
+        ids.add(int(event.source_id))
+    source = select(Upload.id).where(Upload.record_type == event.source_kind, Upload.record_id == event.source_id)
+    ids.update(s.scalars(source))
+    return ids
+
+
+def _release_holds(s: Session, appeal: Appeal) -> None:
+    """The appeal is decided: release the holds of its uploads that no other open appeal still relies on.
+
+    docs/photos.md#originals-and-retention: the retention clock of each released original starts now.
+    """
+    others = s.scalars(
+        select(Appeal).where(Appeal.subject_id == appeal.subject_id, Appeal.status == "pending", Appeal.id != appeal.id)
+    )
+    still_needed = set().union(*(_relied_on(s, other) for other in others))
+    for upload_id in sorted(_relied_on(s, appeal) - still_needed):
+        retention.release(s, upload_id)
 
 
 def _open(s, event_id: int) -> Appeal | None:
@@ -106,6 +135,7 @@ def decide(actor: Actor, appeal_id: int, decision: str, note: str | None) -> App
         else:
             ledger.revoke_event(s, appeal.event_id, f"appeal:{appeal.id}")
         appeal.status, appeal.decided_by, appeal.decided_at, appeal.note = target, actor.user_id, utcnow(), note
+        _release_holds(s, appeal)
         subject = s.get(Subject, appeal.subject_id)
         audit.record(
             s,

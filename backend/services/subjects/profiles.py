@@ -13,16 +13,17 @@ from sqlalchemy.orm import Session
 from backend import runtime
 from backend.db import db
 from backend.errors import DomainError
-from backend.models import ActivationCode, OrgUnit, Subject, SubjectChange, User, UserUnit, utcnow
+from backend.models import OrgUnit, Subject, SubjectChange, User, UserUnit
 from backend.models.subject import CORRECTION_TYPES, GENDERS, RISK_LEVELS, SUPERVISION_LEVELS
 from backend.services.core import audit, crypto
 from backend.services.core.actors import Actor
 from backend.services.core.notifications import notify
-from backend.services.identity import access
+from backend.services.identity import access, codes
 from backend.services.subjects import idcard
 from backend.services.subjects.hooks import RISK_HOOKS
 
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+access.allow("subject.activation_code", {"officer", "bureau"})
+
 TRACKED_FIELDS = ("supervision_level", "risk_level", "officer_id", "grid_id", "phone", "end_date")
 
 
@@ -32,10 +33,6 @@ class Enrolment:
     username: str
     activation_code: str
     activation_expires_at: object
-
-
-def new_activation_code() -> str:
-    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
 
 
 def _check_units(session: Session, actor: Actor, office_id: int, grid_id: int) -> None:
@@ -148,13 +145,34 @@ def _free_username(session: Session) -> str:
 
 
 def issue_activation_code(session: Session, user_id: int, created_by: int | None) -> tuple[str, object]:
-    """Store a new one-time code (hashed) for ``user_id``; return the plain code and its expiry."""
-    code = new_activation_code()
-    expires = utcnow() + timedelta(days=runtime.settings().activation_code_days)
-    session.add(
-        ActivationCode(user_id=user_id, code_hash=crypto.sha256_hex(code), created_by=created_by, expires_at=expires)
-    )
-    return code, expires
+    """Store a new one-time code (hashed) for ``user_id``, killing any unspent one; return the code and its expiry."""
+    lifetime = timedelta(days=runtime.settings().activation_code_days)
+    return codes.replace_code(session, user_id, created_by, lifetime)
+
+
+def reissue_activation_code(actor: Actor, subject_id: int) -> tuple[Subject, str, object]:
+    """A new activation code for a subject whose code lapsed or who forgot the password (docs/roles.md#recovery).
+
+    The old code dies; activating with the new one sets a new password and ends every session.
+    """
+    access.require(actor, "subject.activation_code")
+    with db.tx() as s:
+        subject = access.get_subject(s, actor, subject_id)
+        if subject.status != "in_correction":
+            raise DomainError("SUBJECT_RELEASED")
+        user = s.get(User, subject.user_id)
+        if user is None or not user.active:
+            raise DomainError("USER_DISABLED")
+        code, expires = issue_activation_code(s, user.id, actor.user_id)
+        audit.record(
+            s,
+            "subject.activation_code",
+            actor=actor,
+            target_type="subject",
+            target_id=subject.id,
+            details={"expires_at": expires.isoformat()},
+        )
+    return subject, code, expires
 
 
 def get(actor: Actor, subject_id: int) -> Subject:
