@@ -196,3 +196,33 @@ def clock():
     c = Clock(sh(3, 2, 9))
     with periods.use_clock(c):
         yield c
+
+
+_AUDIT_HEAD: dict[str, object] = {}
+
+
+@pytest.fixture(autouse=True)
+def _audit_chain_stays_verifiable(request):
+    """After every test that used the database, the audit chain still verifies from where it last did.
+
+    Tests that tamper on purpose restore what they changed; any other break names the test that caused it
+    (a writer whose row does not match its MAC would otherwise fail some later, unrelated test).
+    """
+    yield
+    if "settings" not in request.fixturenames:
+        return
+    from backend.services.core import audit
+
+    db.remove()
+    with db.tx() as s:
+        after = _AUDIT_HEAD.get("head")
+        result = audit.verify(s, after=after if after else None)
+        if not result.ok and after:  # the row of the last head was rewritten by a restore: walk it all again
+            result = audit.verify(s)
+    db.remove()
+    if not result.ok:
+        with db.tx() as s:
+            row = s.execute(text("SELECT * FROM audit_log WHERE id = :i"), {"i": result.broken_id}).mappings().first()
+        _AUDIT_HEAD.pop("head", None)
+        pytest.fail(f"the audit chain breaks at row {result.broken_id} ({result.reason}): {dict(row or {})}")
+    _AUDIT_HEAD["head"] = (result.last_id, result.last_mac)

@@ -193,11 +193,14 @@ def _child(pid: int, marker: str) -> int | None:
     return next((p for p, cmd in _children_of(pid).items() if marker in cmd), None)
 
 
-def test_zhijiao_run_restarts_a_dead_child_and_ctrl_c_stops_them_all(clean, test_env, tmp_path):
+def test_zhijiao_run_restarts_a_dead_child_and_ctrl_c_stops_them_all(clean, settings, test_env, tmp_path):
     inst = Path(f"/tmp/zjf-{os.getpid()}-{uuid.uuid4().hex[:4]}")  # short: the embedded Redis socket lives here
     inst.mkdir()
     port = free_port()
     env = {**os.environ, **test_env, "INSTANCE_DIR": str(inst), "HOST": "127.0.0.1", "PORT": str(port)}
+    # the session's keys, not new ones from the new instance folder: its cron writes audit rows into the
+    # session's database, and rows signed with another audit key would break the chain for every later test
+    env |= {"SECRET_KEY": settings.secret_key, "DATA_KEY": settings.data_key, "AUDIT_KEY": settings.audit_key}
     env |= {"WEB_CONCURRENCY": "1", "QUEUE_PREFIX": f"run{uuid.uuid4().hex[:6]}-", "PYTHONUNBUFFERED": "1"}
     env.pop("REDIS_URL")  # the embedded Redis: a supervised child of its own
     log = tmp_path / "run.log"
