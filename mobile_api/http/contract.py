@@ -28,7 +28,7 @@ from flask_smorest import Api
 from backend.errors import CATALOGUE
 from mobile_api.http.operation_ids import OPERATION_IDS
 from mobile_api.http.pagination import wants_csv
-from mobile_api.http.raises import codes_raised, reached
+from mobile_api.http.raises import codes_raised, layers, reached
 from mobile_api.http.security import ENDPOINT_ACTIONS, endpoint_key
 
 _METHODS = ("get", "put", "post", "patch", "delete")
@@ -88,7 +88,8 @@ def error_schema() -> dict:
     }
 
 
-def _openapi_path(rule: str) -> str:
+def openapi_path(rule: str) -> str:
+    """A Flask rule as the document writes its path (``<int:subject_id>`` → ``{subject_id}``)."""
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 
 
@@ -101,21 +102,13 @@ def _views(app: Flask) -> dict[str, Callable]:
         for method in rule.methods or ():
             fn = getattr(cls, method.lower(), None) if cls is not None else view
             if fn is not None:
-                out[f"{method} {_openapi_path(rule.rule)}"] = fn
-    return out
-
-
-def _layers(fn: Callable) -> list[Callable]:
-    out = []
-    while fn is not None:
-        out.append(fn)
-        fn = getattr(fn, "__wrapped__", None)
+                out[f"{method} {openapi_path(rule.rule)}"] = fn
     return out
 
 
 def replays(fn: Callable) -> bool:
     """Whether a create answers a retry with 200 and ``Idempotent-Replayed`` (the decorator, or by hand)."""
-    for layer in _layers(fn):
+    for layer in layers(fn):
         code = getattr(layer, "__code__", None)
         if code is None:
             continue

@@ -100,14 +100,20 @@ def _direct(fn: Callable) -> tuple[set[str], list[Callable]]:
     return codes, calls
 
 
+def layers(fn: Callable) -> list[Callable]:
+    """``fn`` and the functions its decorators wrapped (``__wrapped__``), outermost first."""
+    out: list[Callable] = []
+    layer: Callable | None = fn
+    while layer is not None:
+        out.append(layer)
+        layer = getattr(layer, "__wrapped__", None)
+    return out
+
+
 def reached(fn: Callable) -> set[Callable]:
     """``fn``, its wrappers and every project function they call, transitively (as far as it can be followed)."""
     seen: set[Callable] = set()
-    stack: list[Callable] = []
-    layer: Callable | None = fn
-    while layer is not None:  # the decorators' wrappers first, then the view itself
-        stack.append(layer)
-        layer = getattr(layer, "__wrapped__", None)
+    stack = layers(fn)
     while stack:
         f = stack.pop()
         if f in seen:

@@ -157,19 +157,23 @@ def test_nul_in_a_client_id_from_a_role_that_may_not_create(client, h):
     _refused(resp, "FORBIDDEN", 403)
 
 
+def _enrolment(world, name: str) -> dict:
+    return {
+        "name": name,
+        "gender": "male",
+        "id_number": "11010519491231002X",
+        "correction_type": "probation",
+        "start_date": "2026-01-01",
+        "end_date": "2027-01-01",
+        "office_id": world.units["office_A"],
+        "grid_id": world.units["grid_A"],
+    }
+
+
 def test_an_ansi_escape_in_a_name_is_refused(client, h, world):
     resp = client.post(
         "/api/v1/staff/subjects",
-        json={
-            "name": "\x1b[31m张三",
-            "gender": "male",
-            "id_number": "11010519491231002X",
-            "correction_type": "probation",
-            "start_date": "2026-01-01",
-            "end_date": "2027-01-01",
-            "office_id": world.units["office_A"],
-            "grid_id": world.units["grid_A"],
-        },
+        json=_enrolment(world, "\x1b[31m张三"),
         headers=h["officer"],
     )
     assert "name" in _refused(resp)["errors"]
@@ -178,16 +182,7 @@ def test_an_ansi_escape_in_a_name_is_refused(client, h, world):
 def test_invisible_characters_are_dropped_from_a_name(client, h, world):
     resp = client.post(
         "/api/v1/staff/subjects",
-        json={
-            "name": "\u202e张\u200b三\u2066",
-            "gender": "male",
-            "id_number": "11010519491231002X",
-            "correction_type": "probation",
-            "start_date": "2026-01-01",
-            "end_date": "2027-01-01",
-            "office_id": world.units["office_A"],
-            "grid_id": world.units["grid_A"],
-        },
+        json=_enrolment(world, "\u202e张\u200b三\u2066"),
         headers=h["officer"],
     )
     assert resp.status_code == 201, resp.get_json()

@@ -8,6 +8,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from backend.errors import CATALOGUE
+from mobile_api.http.contract import openapi_path
 from mobile_api.http.operation_ids import OPERATION_IDS
 
 METHODS = ("get", "put", "post", "patch", "delete")
@@ -59,7 +60,7 @@ def test_no_operation_is_left_without_a_document_entry(app, doc):
     for rule in app.url_map.iter_rules():
         if rule.rule == "/" or rule.rule.startswith(("/static", "/docs", "/openapi.json", "/app")):
             continue  # the documentation's own pages and the H5 apps' files are not the API
-        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        path = openapi_path(rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert f"{method} {path}" in documented
 

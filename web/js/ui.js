@@ -1,5 +1,6 @@
 // Small building blocks of the screens, written with Vue's render function h (no template compiler: the CSP
 // forbids 'unsafe-eval'). Vant's components come from its browser build (global `vant`).
+import * as api from "./api.js";
 import * as queue from "./queue.js";
 
 const { h, ref, reactive } = Vue;
@@ -197,3 +198,22 @@ export const LABELS = {
   severity: { high: "严重", medium: "一般", low: "轻微" },
 };
 export const label = (kind, v) => (LABELS[kind] && LABELS[kind][v]) || v || "";
+
+// A list read page by page (20 at a time); load(1) reads it again, load(page + 1) appends the next page.
+export function pagedList(path) {
+  const list = reactive({ items: [], more: false, page: 1, error: "", loaded: false });
+  const load = async (p = 1) => {
+    try {
+      const r = await api.page(path, { page: p, page_size: 20 });
+      list.items = p === 1 ? r.items : list.items.concat(r.items);
+      list.more = r.more;
+      list.page = p;
+      list.error = "";
+      list.loaded = true;
+    } catch (err) {
+      list.error = err.message;
+    }
+  };
+  load();
+  return [list, load];
+}

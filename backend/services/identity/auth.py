@@ -192,16 +192,22 @@ def activate(code: str, password: str, device_id: str | None, client_ip: str) ->
     and every earlier session ends (docs/roles.md#recovery).
     """
     ratelimit.hit(f"activate:ip:{client_ip}", runtime.settings().rate_limit_login_per_minute)
+    return redeem_code(
+        code, password, device_id, subject_code=True, invalid="ACTIVATION_CODE_INVALID", action="auth.activate"
+    )
+
+
+def redeem_code(code: str, password: str, device_id: str | None, *, subject_code: bool, invalid: str, action: str):
+    """Spend a one-time code (a subject's activation code or a staff reset code) to set the password: every
+    earlier session ends and a fresh token pair is returned; ``action`` names the audit row."""
     passwords.check_policy(password)
     with db.tx() as s:
-        user = codes.spend(s, code, subject_code=True, invalid="ACTIVATION_CODE_INVALID")
+        user = codes.spend(s, code, subject_code=subject_code, invalid=invalid)
         user.password_hash = passwords.hash_password(password)
         user.password_changed_at = utcnow()
         revoke_all(s, user)
         pair = issue_pair(s, user, device_id)
-        audit.record(
-            s, "auth.activate", actor=Actor(user.id, user.role, user.username), target_type="user", target_id=user.id
-        )
+        audit.record(s, action, actor=Actor(user.id, user.role, user.username), target_type="user", target_id=user.id)
     return pair
 
 

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from backend import runtime
 from backend.db import db
 from backend.errors import DomainError, NotFound, register
-from backend.models import User, utcnow
+from backend.models import User
 from backend.services.core import audit
 from backend.services.core.actors import Actor
-from backend.services.identity import access, auth, codes, passwords, ratelimit
+from backend.services.identity import access, auth, codes, ratelimit
 
 register("RESET_CODE_INVALID", 422, "重置码无效或已过期", "The reset code is invalid or expired")
 access.allow("user.reset_code", {"admin"})
@@ -45,14 +45,6 @@ def issue_reset_code(actor: Actor, user_id: int) -> tuple[str, datetime]:
 def reset(code: str, password: str, device_id: str | None, client_ip: str) -> auth.TokenPair:
     """Spend a staff user's reset code to set a new password; every session ends, a fresh pair is returned."""
     ratelimit.hit(f"reset:ip:{client_ip}", runtime.settings().rate_limit_login_per_minute)
-    passwords.check_policy(password)
-    with db.tx() as s:
-        user = codes.spend(s, code, subject_code=False, invalid="RESET_CODE_INVALID")
-        user.password_hash = passwords.hash_password(password)
-        user.password_changed_at = utcnow()
-        auth.revoke_all(s, user)
-        pair = auth.issue_pair(s, user, device_id)
-        audit.record(
-            s, "auth.reset", actor=Actor(user.id, user.role, user.username), target_type="user", target_id=user.id
-        )
-    return pair
+    return auth.redeem_code(
+        code, password, device_id, subject_code=False, invalid="RESET_CODE_INVALID", action="auth.reset"
+    )

@@ -1,25 +1,7 @@
 // The grid worker's app: the subjects of my grids, a field report (queued like every create), my reports.
 import * as api from "../api.js";
 import * as queue from "../queue.js";
-import { alert, cameraInput, field, fmtTime, go, h, label, loadMore, notice, position, reactive, screen, state } from "../ui.js";
-
-function pagedList(path) {
-  const list = reactive({ items: [], more: false, page: 1, error: "", loaded: false });
-  const load = async (p = 1) => {
-    try {
-      const r = await api.page(path, { page: p, page_size: 20 });
-      list.items = p === 1 ? r.items : list.items.concat(r.items);
-      list.more = r.more;
-      list.page = p;
-      list.error = "";
-      list.loaded = true;
-    } catch (err) {
-      list.error = err.message;
-    }
-  };
-  load();
-  return [list, load];
-}
+import { alert, cameraInput, field, fmtTime, go, h, label, loadMore, notice, pagedList, position, reactive, screen, state } from "../ui.js";
 
 export const GridHome = {
   setup() {

@@ -15,6 +15,7 @@ import {
   loading,
   loadMore,
   notice,
+  pagedList,
   position,
   progress,
   reactive,
@@ -221,20 +222,7 @@ export const CheckIn = {
 // 外出申请 and the other requests: the list with statuses, cancel, 销假
 export const Requests = {
   setup() {
-    const list = reactive({ items: [], more: false, page: 1, error: "", loaded: false });
-    const load = async (p = 1) => {
-      try {
-        const r = await api.page("/me/requests", { page: p, page_size: 20 });
-        list.items = p === 1 ? r.items : list.items.concat(r.items);
-        list.more = r.more;
-        list.page = p;
-        list.error = "";
-        list.loaded = true;
-      } catch (err) {
-        list.error = err.message;
-      }
-    };
-    load();
+    const [list, load] = pagedList("/me/requests");
     const returning = ref(null);
     const cancel = async (r) => {
       if (!(await confirm("撤回申请", `确定撤回去${r.destination}的${label("request_type", r.type)}申请吗?`))) return;
@@ -441,19 +429,7 @@ export const Score = {
 
 export const Messages = {
   setup() {
-    const list = reactive({ items: [], more: false, page: 1, error: "", loaded: false });
-    const load = async (p = 1) => {
-      try {
-        const r = await api.page("/me/notifications", { page: p, page_size: 20 });
-        list.items = p === 1 ? r.items : list.items.concat(r.items);
-        list.more = r.more;
-        list.page = p;
-        list.loaded = true;
-      } catch (err) {
-        list.error = err.message;
-      }
-    };
-    load();
+    const [list, load] = pagedList("/me/notifications");
     const read = async (n) => {
       if (n.read_at) return;
       try {
