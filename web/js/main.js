@@ -5,14 +5,17 @@ import { Activate, Login, Mine, OtherRole, Password } from "./pages/auth.js";
 import { FieldReport, GridHome, MyReports, ObservedService } from "./pages/grid.js";
 import { Merit, Rights, Service } from "./pages/more.js";
 import { Appeal, Study } from "./pages/study.js";
+import { StaffHome, staffRoutes } from "./pages/staff.js";
 import { CheckIn, Home, Messages, NewRequest, Requests, Score } from "./pages/subject.js";
 import { h, state } from "./ui.js";
 
-const HOMES = { subject: Home, grid_worker: GridHome };
+const HOMES = { subject: Home, grid_worker: GridHome, officer: StaffHome, bureau: StaffHome };
 const ROUTES = {
   subject: { "/checkin": CheckIn, "/requests": Requests, "/requests/new": NewRequest, "/score": Score, "/messages": Messages,
     "/study": Study, "/appeal": Appeal, "/service": Service, "/merit": Merit, "/rights": Rights },
   grid_worker: { "/grid/report": FieldReport, "/grid/reports": MyReports, "/grid/service": ObservedService },
+  officer: staffRoutes,
+  bureau: staffRoutes,
 };
 const PUBLIC = { "/login": Login, "/activate": Activate };
 
