@@ -8,7 +8,11 @@ both alike, it times:
 
 - floor: Pillow opening the file, ``draft()`` to the display size, and ``load()``;
 - pipeline: ``media.checks.inspect_isolated``, the call the worker makes (sandboxed child, EXIF, pHash,
-  display and thumbnail derivatives re-encoded without metadata);
+  display and thumbnail derivatives re-encoded without metadata), its child forked by the fork server
+  (``media.forkserver``) as in the worker;
+- pipeline, caller forked: the same with the child forked from this process, as before the fork server;
+  this process first imports what a work horse carries (the jobs' code, the face models) so that its fork
+  costs what the horse's does;
 - in-process: ``media.checks.inspect`` without the sandbox, to show what the isolation costs.
 
 It reports medians, images per second per core (every step is single-threaded) and the ratio to the
@@ -32,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from media import forkserver  # noqa: E402
 from media.checks import Limits, draft_box, inspect, inspect_isolated, prepare  # noqa: E402
 from media.sandbox import reap  # noqa: E402
 
@@ -75,17 +80,27 @@ def timed(fn, *args) -> float:
     return time.perf_counter() - t
 
 
+def forking_the_caller(data: bytes, limits: Limits) -> None:
+    """``inspect_isolated`` with the fork server set aside: the child is forked from this process."""
+    server, forkserver._server = forkserver._server, None
+    try:
+        inspect_isolated(data, limits)
+    finally:
+        forkserver._server = server
+
+
 def compare(name: str, data: bytes, runs: int, limits: Limits) -> dict:
     check = inspect_isolated(data, limits)
     assert check.verdict == "accepted" and check.display is not None, check.reasons
     for _ in range(2):  # warm caches and the allocator
-        floor(data, limits), inspect_isolated(data, limits), inspect(data, limits)
-    f, p, q = [], [], []
+        floor(data, limits), inspect_isolated(data, limits), inspect(data, limits), forking_the_caller(data, limits)
+    f, p, q, c = [], [], [], []
     for _ in range(runs):
         f.append(timed(floor, data, limits))
         p.append(timed(inspect_isolated, data, limits))
         q.append(timed(inspect, data, limits))
-    mf, mp, mq = statistics.median(f), statistics.median(p), statistics.median(q)
+        c.append(timed(forking_the_caller, data, limits))
+    mf, mp, mq, mc = statistics.median(f), statistics.median(p), statistics.median(q), statistics.median(c)
     return {
         "photo": name,
         "bytes": len(data),
@@ -97,6 +112,8 @@ def compare(name: str, data: bytes, runs: int, limits: Limits) -> dict:
         "pipeline_per_s": round(1 / mp, 1),
         "ratio": round(mp / mf, 2),
         "ratio_in_process": round(mq / mf, 2),
+        "caller_forked_ms": round(mc * 1000, 1),
+        "ratio_caller_forked": round(mc / mf, 2),
     }
 
 
@@ -147,11 +164,19 @@ def main() -> None:
         memory_child(args.memory_of)
         return
     prepare()
+    import backend.registry  # noqa: F401 - what a work horse carries, so that forking this process costs as much
+    import workers.jobs  # noqa: F401
+    from media.faces import preload
+
+    preload()
+    assert forkserver.start(), "the fork server did not start"
     limits = Limits()
     rows = [
         compare("12 MP JPEG (4000x3000), EXIF+GPS", phone_jpeg((4000, 3000), 1), args.runs, limits),
         compare("12 MP JPEG, 2nd photo", phone_jpeg((4000, 3000), 2), args.runs, limits),
+        compare("12 MP JPEG, Orientation=3", phone_jpeg((4000, 3000), 5, orientation=3), args.runs, limits),
         compare("12 MP JPEG, Orientation=6", phone_jpeg((4000, 3000), 3, orientation=6), args.runs, limits),
+        compare("12 MP JPEG, Orientation=8", phone_jpeg((4000, 3000), 6, orientation=8), args.runs, limits),
         compare("12 MP iPhone HEIC (real file)", HEIC.read_bytes(), max(5, args.runs // 3), limits),
     ]
     cols = list(rows[0])
@@ -160,6 +185,8 @@ def main() -> None:
         print("\t".join(str(r[c]) for c in cols))
     big = phone_jpeg((8000, 6000), 4)
     print(f"48 MP JPEG ({len(big)} bytes), peak memory of one check:", json.dumps(memory(big)))
+    print(json.dumps({"bench": "photo_pipeline", "photos": rows, "goal_ratio": 1.4}))
+    forkserver.stop()
 
 
 if __name__ == "__main__":

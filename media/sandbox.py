@@ -4,6 +4,9 @@ RQ's job timeout already owns SIGALRM in the worker, and a signal cannot interru
 child can be killed at any point, its memory is capped with RLIMIT_AS, and if a decoder crashes (a
 segfault in a C library on a fuzzed file) only the child dies. The child answers over a pipe with a JSON
 header followed by raw byte blobs (no base64, no pickle: nothing it sends is ever unpickled).
+
+When a fork server runs (``media.forkserver``, started by the worker), the child is forked from that small
+warm process instead of from the caller; the limits, the wire format and the errors are the same.
 """
 
 from __future__ import annotations
@@ -106,12 +109,17 @@ def _parse(raw: bytes) -> tuple[dict, list[bytes]] | None:
 
 def run(fn: Callable[..., Result], *args, timeout_s: float = 60.0, memory_bytes: int = 1 << 30) -> Result:
     """Return ``fn(*args)`` computed in a child, as (JSON-safe dict, byte blobs), or raise SandboxError."""
+    from media import forkserver
+
     reap()
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child's coverage is not collected
-        os.close(read_fd)
-        _child(fn, args, memory_bytes, write_fd)
+    pid = forkserver.spawn(fn, args, memory_bytes, write_fd)  # a child of the small warm server, when one runs
+    served = pid is not None
+    if pid is None:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child's coverage is not collected
+            os.close(read_fd)
+            _child(fn, args, memory_bytes, write_fd)
     os.close(write_fd)
     chunks: list[bytes] = []
     deadline = time.monotonic() + timeout_s
@@ -134,11 +142,13 @@ def run(fn: Callable[..., Result], *args, timeout_s: float = 60.0, memory_bytes:
     finally:
         os.close(read_fd)
         if answered:
-            _exiting.append(pid)
+            forkserver.forget(pid) if served else _exiting.append(pid)
+        elif served:
+            status = forkserver.wait(pid)
         else:
             _, status = os.waitpid(pid, 0)
     if not answered:
-        if os.WIFSIGNALED(status):
+        if status is not None and status >= 0 and os.WIFSIGNALED(status):
             raise SandboxError("crashed", signal.Signals(os.WTERMSIG(status)).name)
         raise SandboxError("crashed", "no answer from the child")
     body, blobs = answer

@@ -26,6 +26,7 @@ from rq.worker import Worker as _RQWorker
 import backend.registry  # noqa: F401 - every outbox handler
 import workers.jobs  # noqa: F401 - the job functions
 import workers.schedules  # noqa: F401 - the schedules the tick runs
+from media import forkserver
 from media.faces import preload
 from workers.outage import MAX_WAIT_S, REDIS_DOWN, Outage
 
@@ -75,6 +76,8 @@ class Worker(_RQWorker):
     def work(self, burst: bool = False, *args, **kwargs) -> bool:
         """rq's work loop, started again (after Redis answers) whenever it ends without a stop request."""
         worked, restarts = False, 0
+        if not forkserver.start():  # the photo checks' sandbox children fork from it (docs/photos.md#sandbox)
+            log.warning("worker %s: the fork server did not start; photo checks fork the work horse", self.name)
         while True:
             try:
                 worked = super().work(burst, *args, **kwargs) or worked
