@@ -6,7 +6,7 @@ RQ, the face models and every job's code, and a fresh child of it also starts wi
 server is a separate, small Python process that has imported Pillow and the checks (``checks.prepare``:
 every decoder and first-call set-up done once) and nothing else; it forks the sandbox child on request.
 The isolation is the sandbox's, unchanged: each photo still gets a fresh child with the same time limit
-and address-space cap (``sandbox._child``), and a crash still kills only that child.
+and address-space cap (``sandbox_child.child``), and a crash still kills only that child.
 
 Protocol, over a ``SOCK_SEQPACKET`` socket pair (one message per packet):
 
@@ -45,14 +45,19 @@ _server: dict | None = None  # {"proc", "sock", "owner"} in the process that sta
 # --- the caller's side --------------------------------------------------------------------------------------
 
 
-def start() -> bool:
+#: what the server imports and runs once before serving: the checks' decoders and first-call set-ups (named
+#: here, not imported: the checks run the sandbox, which uses this module)
+WARM_UP = "media.checks:prepare"
+
+
+def start(warm_up: str = WARM_UP) -> bool:
     """Start the fork server for this process (and the work horses it forks); True when one runs."""
     global _server
     if _server is not None and _server["proc"].poll() is None:
         return True
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "media.forkserver", str(theirs.fileno())],
+        [sys.executable, "-m", "media.forkserver", str(theirs.fileno()), warm_up],
         pass_fds=(theirs.fileno(),),
         stdin=subprocess.DEVNULL,
         cwd=ROOT,  # the request's functions are imported by name, from this checkout
@@ -152,10 +157,14 @@ def _write_all(fd: int, data: bytes) -> None:
 # --- the server ---------------------------------------------------------------------------------------------
 
 
-def serve(fd: int) -> None:
+def serve(fd: int, warm_up: str) -> None:
     """The server's loop: fork a sandbox child per ``run``, reap on ``wait`` / ``forget``; exit at EOF."""
-    from media import sandbox
-    from media.checks import prepare
+    import importlib
+
+    from media.sandbox_child import child
+
+    module, _, name = warm_up.partition(":")
+    prepare = getattr(importlib.import_module(module), name)
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in the terminal is for the worker, which stops us
@@ -183,7 +192,7 @@ def serve(fd: int) -> None:
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the child's coverage is not collected
                 sock.close()
-                sandbox._child(fn, args, memory_bytes, out_fd)
+                child(fn, args, memory_bytes, out_fd)
             os.close(out_fd)
             children[pid] = time.monotonic()
             _reply(sock, rid, pid)
@@ -229,4 +238,4 @@ def _read_all(fd: int) -> bytes:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), sys.argv[2])
