@@ -37,6 +37,10 @@ class Settings:
     secret_key: str = ""
     data_key: str = ""  # Fernet key (urlsafe base64, 32 bytes) for ID numbers and biometric data
     audit_key: str = ""  # HMAC key of the audit chain, never stored in the database
+    #: X25519 public key of the provincial platform (base64, 32 bytes): the release export seals the ID number to it
+    export_recipient_key: str = ""
+    #: Ed25519 private key (base64 of its 32-byte seed) signing release export records; default derived from AUDIT_KEY
+    export_signing_key: str = ""
     access_token_minutes: int = 15
     refresh_token_days: int = 30
     activation_code_days: int = 7
@@ -60,6 +64,7 @@ class Settings:
     original_link_seconds: int = 300
     original_retention_days: int = 180
     fraud_retention_days: int = 6 * 365
+    escalation_bureau_after_hours: int = 48  # an overdue officer item still open this long is told to the bureau
     photo_check_timeout_s: int = 60
     upload_quota_pending: int = 200  # declared, not yet completed uploads one user may hold
     upload_quota_bytes_per_hour: int = 3 * 1024**3  # declared bytes per user in any 60 minutes
@@ -69,6 +74,17 @@ class Settings:
     worker_lease_s: int = 30  # a running job whose worker sent no heartbeat for this long is abandoned
     trusted_proxies: int = 0  # reverse-proxy hops in front of the API whose X-Forwarded-For/-Proto count
     metrics_allow: str = "127.0.0.0/8,::1/128"  # CIDRs that may read /metrics
+    # reminders and delivery (docs/schedules.md#delivery)
+    checkin_reminder_time: str = "09:00"  # Asia/Shanghai time of the check-in reminder on a period's due day
+    notification_stream_s: int = 55  # longest life of one /me/notifications/stream response (test default: 0)
+    sms_provider: str = "log"  # log | aliyun
+    sms_idle_days: int = 3  # a check-in reminder also goes by SMS when the subject used no app session for this long
+    sms_timeout_s: int = 10  # an SMS send without an answer by then is recorded as unknown (never resent)
+    sms_aliyun_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    sms_aliyun_access_key_id: str = ""
+    sms_aliyun_access_key_secret: str = ""
+    sms_aliyun_sign_name: str = ""
+    sms_aliyun_templates: str = ""  # purpose=template code, comma-separated
     extra: dict = field(default_factory=dict)
 
     @property
@@ -91,6 +107,17 @@ class Settings:
         """Key of the keyed hash used for exact ID-number lookup (derived, so one secret to keep)."""
         return _derive_key(self.data_key, "lookup")
 
+    def export_signing_seed(self) -> bytes:
+        """The 32-byte Ed25519 seed that signs release export records: ``EXPORT_SIGNING_KEY``, else derived
+        from ``AUDIT_KEY`` (a key outside the database either way; docs/score.md#release-and-export)."""
+        if self.export_signing_key:
+            return _key_bytes(self.export_signing_key)
+        return _derive_key(self.audit_key, "export-signing")
+
+    def export_recipient_public(self) -> bytes | None:
+        """The provincial platform's X25519 public key (32 bytes), or None when none is configured."""
+        return _key_bytes(self.export_recipient_key) if self.export_recipient_key else None
+
 
 #: variable → (settings field, default shown in the README, what it is)
 VARIABLES: dict[str, tuple[str, str, str]] = {
@@ -108,6 +135,16 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
     "SECRET_KEY": ("secret_key", "(generated into <instance>/secrets)", "signs access tokens (HS256)"),
     "DATA_KEY": ("data_key", "(generated into <instance>/secrets)", "Fernet key: encrypts ID numbers, face data"),
     "AUDIT_KEY": ("audit_key", "(generated into <instance>/secrets)", "HMAC key of the audit chain"),
+    "EXPORT_RECIPIENT_KEY": (
+        "export_recipient_key",
+        "(a demo key pair generated into <instance>/secrets; production: none)",
+        "the provincial platform's X25519 public key (base64): release exports seal the ID number to it",
+    ),
+    "EXPORT_SIGNING_KEY": (
+        "export_signing_key",
+        "(derived from AUDIT_KEY)",
+        "Ed25519 private key (base64 of the 32-byte seed) that signs release export records",
+    ),
     "ACCESS_TOKEN_MINUTES": ("access_token_minutes", "15", "access token lifetime"),
     "REFRESH_TOKEN_DAYS": ("refresh_token_days", "30", "refresh token lifetime (rotating)"),
     "ACTIVATION_CODE_DAYS": ("activation_code_days", "7", "lifetime of a subject's one-time activation code"),
@@ -139,6 +176,11 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
     "ORIGINAL_LINK_SECONDS": ("original_link_seconds", "300", "lifetime of a staff link to an original photo"),
     "ORIGINAL_RETENTION_DAYS": ("original_retention_days", "180", "originals kept this long after the case closes"),
     "FRAUD_RETENTION_DAYS": ("fraud_retention_days", "2190", "originals confirmed as fraud kept this long (6 years)"),
+    "ESCALATION_BUREAU_AFTER_HOURS": (
+        "escalation_bureau_after_hours",
+        "48",
+        "an overdue officer item still open this much longer is notified to the bureau",
+    ),
     "PHOTO_CHECK_TIMEOUT_S": ("photo_check_timeout_s", "60", "time limit of the checks of one photo"),
     "UPLOAD_QUOTA_PENDING": ("upload_quota_pending", "200", "uploads a user may have declared and not completed"),
     "UPLOAD_QUOTA_BYTES_PER_HOUR": (
@@ -160,16 +202,47 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
         "127.0.0.0/8,::1/128",
         "networks (CIDRs, comma-separated) that may read /metrics",
     ),
+    "CHECKIN_REMINDER_TIME": (
+        "checkin_reminder_time",
+        "09:00",
+        "time (HH:MM, Asia/Shanghai) of the reminder on the due day of a period not yet checked in",
+    ),
+    "NOTIFICATION_STREAM_SECONDS": (
+        "notification_stream_s",
+        "55 (test: 0)",
+        "longest life of one /me/notifications/stream response before the app reconnects",
+    ),
+    "SMS_PROVIDER": ("sms_provider", "log", "SMS gateway: log (writes a log line) or aliyun (Alibaba Cloud SMS)"),
+    "SMS_IDLE_DAYS": (
+        "sms_idle_days",
+        "3",
+        "a check-in reminder also goes by SMS to a subject without an app session for this many days",
+    ),
+    "SMS_TIMEOUT_SECONDS": (
+        "sms_timeout_s",
+        "10",
+        "an SMS send unanswered by then is recorded as unknown and never sent again",
+    ),
+    "SMS_ALIYUN_ENDPOINT": ("sms_aliyun_endpoint", "https://dysmsapi.aliyuncs.com/", "Alibaba Cloud SMS endpoint"),
+    "SMS_ALIYUN_ACCESS_KEY_ID": ("sms_aliyun_access_key_id", "", "Alibaba Cloud AccessKey id (SMS)"),
+    "SMS_ALIYUN_ACCESS_KEY_SECRET": ("sms_aliyun_access_key_secret", "", "Alibaba Cloud AccessKey secret (SMS)"),
+    "SMS_ALIYUN_SIGN_NAME": ("sms_aliyun_sign_name", "", "the approved SMS signature (签名) of the messages"),
+    "SMS_ALIYUN_TEMPLATES": (
+        "sms_aliyun_templates",
+        "",
+        "approved template codes: activation_code=SMS_1,checkin_reminder=SMS_2,checkin_missed=SMS_3",
+    ),
 }
 _ENV_MAP = {f: var for var, (f, _d, _h) in VARIABLES.items()}
 _ENV_FIELD = {var: f for var, (f, _d, _h) in VARIABLES.items()}
 
 #: Settings a production deployment must give; the embedded default invents safe local values instead.
-PRODUCTION_REQUIRED = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DATA_KEY", "AUDIT_KEY")
+#: EXPORT_RECIPIENT_KEY: without it no subject can be released (docs/score.md#release-and-export)
+PRODUCTION_REQUIRED = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DATA_KEY", "AUDIT_KEY", "EXPORT_RECIPIENT_KEY")
 S3_REQUIRED = ("S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY", "S3_SECRET_KEY")
 _INT_MIN = {"max_json_bytes": 1024, "trusted_proxies": 0}  # every other whole-number setting must be at least 1
 
-KNOWN_VARIABLES = frozenset(VARIABLES) | {"HOST", "PORT", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"}
+KNOWN_VARIABLES = frozenset(VARIABLES) | {"HOST", "PORT", "WEB_CONCURRENCY", "WEB_THREADS", "PROMETHEUS_MULTIPROC_DIR"}
 
 
 def variables_table() -> str:
@@ -223,6 +296,40 @@ def _local_secret(instance_dir: Path, name: str, make) -> str:
 
 def _random_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def _key_bytes(value: str) -> bytes:
+    """32 raw key bytes from base64 (standard or urlsafe, padding optional)."""
+    raw = value.strip()
+    raw += "=" * (-len(raw) % 4)
+    return base64.urlsafe_b64decode(raw.replace("+", "-").replace("/", "_"))
+
+
+def _check_export_keys(values: dict) -> None:
+    """EXPORT_RECIPIENT_KEY and EXPORT_SIGNING_KEY, when given, must each be 32 bytes of base64."""
+    for var in ("EXPORT_RECIPIENT_KEY", "EXPORT_SIGNING_KEY"):
+        value = values.get(_ENV_FIELD[var])
+        if not value:
+            continue
+        try:
+            ok = len(_key_bytes(value)) == 32
+        except (ValueError, TypeError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"{var} must be 32 bytes in base64 (a raw X25519 public key / Ed25519 seed)")
+
+
+def demo_recipient_private(instance_dir: Path) -> bytes:
+    """The private half of the embedded install's demo provincial key (never used in production)."""
+    return _key_bytes(_local_secret(instance_dir, "export_recipient_demo_private", _random_key))
+
+
+def _demo_recipient_public(instance_dir: Path) -> str:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    private = X25519PrivateKey.from_private_bytes(demo_recipient_private(instance_dir))
+    return base64.b64encode(private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
 
 
 def _parse(env: dict[str, str]) -> dict:
@@ -297,10 +404,36 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         for name in ("secret_key", "data_key", "audit_key"):
             if not values.get(name):
                 values[name] = _local_secret(instance, name, _random_key)
+        if not values.get("export_recipient_key"):
+            values["export_recipient_key"] = _demo_recipient_public(instance)
+    _check_export_keys(values)
     _check_data_key(values["data_key"])
+    if mode == "test":  # a test's stream ends once it sent what is stored, unless NOTIFICATION_STREAM_SECONDS says
+        values.setdefault("notification_stream_s", 0)
+    _check_delivery(values)
     _networks(values.get("metrics_allow", Settings.metrics_allow))
     values["database_url"] = normalise_database_url(values["database_url"])
     return Settings(**values)
+
+
+def _check_delivery(values: dict) -> None:
+    import re
+
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", values.get("checkin_reminder_time", "09:00")):
+        raise ConfigError("CHECKIN_REMINDER_TIME must be HH:MM (Asia/Shanghai), e.g. 09:00")
+    provider = values.get("sms_provider", "log")
+    if provider not in ("log", "aliyun"):
+        raise ConfigError(f"SMS_PROVIDER must be log or aliyun, got {provider!r}")
+    if provider == "aliyun":
+        needed = {
+            "SMS_ALIYUN_ACCESS_KEY_ID": "sms_aliyun_access_key_id",
+            "SMS_ALIYUN_ACCESS_KEY_SECRET": "sms_aliyun_access_key_secret",
+            "SMS_ALIYUN_SIGN_NAME": "sms_aliyun_sign_name",
+            "SMS_ALIYUN_TEMPLATES": "sms_aliyun_templates",
+        }
+        missing = [var for var, name in needed.items() if not values.get(name)]
+        if missing:
+            raise ConfigError("SMS_PROVIDER=aliyun needs " + ", ".join(missing))
 
 
 def _check_data_key(key: str) -> None:

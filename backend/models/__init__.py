@@ -3,9 +3,13 @@
 # feature modules without names re-exported here still register their tables on import
 from backend.models import (  # noqa: F401
     checkin,
+    delivery,
     education,
+    escalation,
     faces,
     field,
+    levels,
+    release,
     request,
     scoring,
     scoring_decisions,

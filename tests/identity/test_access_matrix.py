@@ -89,6 +89,7 @@ TABLE: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/me/password"): Entry(signed_in(), body={}),
     ("POST", "/api/v1/me/devices"): Entry(signed_in(), body={}),
     ("GET", "/api/v1/me/notifications"): Entry(signed_in()),
+    ("GET", "/api/v1/me/notifications/stream"): Entry(signed_in()),
     ("POST", "/api/v1/me/notifications/<int:notification_id>/read"): Entry(signed_in(SCOPED), obj=notification_obj),
     ("GET", "/api/v1/staff/subjects"): Entry(only(officer=OK, bureau=OK)),
     ("POST", "/api/v1/staff/subjects"): Entry(only(officer=OK), body={}),
@@ -122,7 +123,7 @@ TABLE: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/api/v1/files/<string:token>"): Entry(public(), obj=file_token_obj),  # the signed token is the key
     ("POST", "/api/v1/staff/uploads/<int:upload_id>/review"): Entry(
-        only(officer=SCOPED), body={"decision": "clear", "note": "matrix"}, obj=subject_upload_obj
+        only(officer=SCOPED, bureau=SCOPED), body={"decision": "clear", "note": "matrix"}, obj=subject_upload_obj
     ),
     ("GET", "/api/v1/staff/uploads/<int:upload_id>/original"): Entry(
         only(officer=SCOPED, bureau=SCOPED), obj=subject_upload_obj
@@ -187,6 +188,10 @@ TABLE: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/staff/subjects/<int:subject_id>/export"): Entry(
         only(officer=SCOPED, bureau=SCOPED), obj=subject_obj
     ),
+    ("GET", "/api/v1/staff/subjects/<int:subject_id>/export/file"): Entry(only(bureau=SCOPED), obj=subject_obj),
+    ("POST", "/api/v1/staff/subjects/<int:subject_id>/export/handover"): Entry(
+        only(bureau=SCOPED), body={"reference": "matrix"}, obj=subject_obj
+    ),
     ("GET", "/api/v1/admin/rule-sets"): Entry(only(admin=OK)),
     ("POST", "/api/v1/admin/rule-sets"): Entry(only(admin=OK), body={}),
     ("GET", "/api/v1/admin/rule-sets/<int:version>"): Entry(only(admin=OK), obj=scoring_support.rule_set_obj),
@@ -231,17 +236,37 @@ TABLE: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/staff/subjects/<int:subject_id>/locations"): Entry(
         only(officer=SCOPED, bureau=SCOPED), obj=subject_obj
     ),
+    # issue 17: what the staff screens read (org units of my jurisdiction; a subject's activity; one record)
+    ("GET", "/api/v1/staff/org-units"): Entry(only(officer=OK, bureau=OK)),
+    ("GET", "/api/v1/staff/subjects/<int:subject_id>/checkins"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=subject_obj
+    ),
+    ("GET", "/api/v1/staff/subjects/<int:subject_id>/education-sessions"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=subject_obj
+    ),
+    ("GET", "/api/v1/staff/subjects/<int:subject_id>/service-reports"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=subject_obj
+    ),
+    ("GET", "/api/v1/staff/education-sessions/<int:session_id>"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=activities_support.offline_session_obj
+    ),
+    ("GET", "/api/v1/staff/service-reports/<int:report_id>"): Entry(
+        only(officer=SCOPED, bureau=SCOPED), obj=activities_support.service_report_obj
+    ),
+    # verifications, reviews and warnings: the officer; a bureau user once the item is overdue (escalation,
+    # docs/warnings-and-suggestions.md#escalation), else NOT_THE_DECIDER (422)
     ("POST", "/api/v1/staff/education-sessions/<int:session_id>/verification"): Entry(
-        only(officer=SCOPED),
+        only(officer=SCOPED, bureau=SCOPED),
         body={"decision": "reject", "note": "matrix"},
         obj=activities_support.offline_session_obj,
     ),
     ("POST", "/api/v1/staff/service-reports/<int:report_id>/verification"): Entry(
-        only(officer=SCOPED),
+        only(officer=SCOPED, bureau=SCOPED),
         body={"decision": "reject", "note": "matrix"},
         obj=activities_support.service_report_obj,
     ),
     ("POST", "/api/v1/grid/service-reports"): Entry(only(grid_worker=OK), body={}),
+    ("GET", "/api/v1/grid/service-reports"): Entry(only(grid_worker=OK)),
     # field reports, warnings, suggestions, inbox, dashboard (issue 6): grid workers report on their grids' subjects;
     # staff of the jurisdiction read, officers decide; admins keep the keyword dictionary and suggestion triggers
     ("GET", "/api/v1/grid/field-reports"): Entry(only(grid_worker=OK)),
@@ -254,7 +279,9 @@ TABLE: dict[tuple[str, str], Entry] = {
         only(officer=SCOPED, bureau=SCOPED), obj=field_support.field_report_obj
     ),
     ("POST", "/api/v1/staff/field-reports/<int:report_id>/review"): Entry(
-        only(officer=SCOPED), body={"decision": "dismiss", "note": "matrix"}, obj=field_support.field_report_obj
+        only(officer=SCOPED, bureau=SCOPED),
+        body={"decision": "dismiss", "note": "matrix"},
+        obj=field_support.field_report_obj,
     ),
     ("GET", "/api/v1/staff/warnings"): Entry(only(officer=OK, bureau=OK)),
     ("GET", "/api/v1/staff/warnings/<int:warning_id>"): Entry(
@@ -264,7 +291,9 @@ TABLE: dict[tuple[str, str], Entry] = {
         only(officer=SCOPED), obj=field_support.warning_obj
     ),
     ("POST", "/api/v1/staff/warnings/<int:warning_id>/handle"): Entry(
-        only(officer=SCOPED), body={"outcome": "resolved", "note": "matrix"}, obj=field_support.warning_obj
+        only(officer=SCOPED, bureau=SCOPED),
+        body={"outcome": "resolved", "note": "matrix"},
+        obj=field_support.warning_obj,
     ),
     ("GET", "/api/v1/staff/suggestions"): Entry(only(officer=OK, bureau=OK)),
     ("GET", "/api/v1/staff/suggestions/<int:suggestion_id>"): Entry(

@@ -5,14 +5,17 @@ Rules: docs/education-and-service.md#monthly-evaluation.
 Monthly: for every subject in correction during the month before, EDU_MONTH_MET or EDU_MONTH_MISSED, and
 EDU_EXTRA_HOUR for the minutes beyond the requirement (the ledger grants whole hours under its cap).
 Idempotent: each event's source is ("education_month", "<subject>:<YYYY-MM>"), so a rerun or catch-up
-emits nothing twice. The sessions are read in chunks of subjects, one query per chunk. The reminder
+emits nothing twice. The requirement follows the level in force on each day (the level history). The
+sessions are read in chunks of subjects, one query per chunk, after the chunk's subject rows are locked:
+an officer's confirmation of a session (``education.verify``) locks the subject first, so it either
+commits before the job reads the sessions or sees the job's events and re-evaluates the month. The reminder
 notifies everyone under half of the month's requirement by the 20th, all in one transaction, once per
 month (the schedule's recorded run).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from itertools import groupby
 
 from sqlalchemy import select
@@ -24,26 +27,27 @@ from backend.models.education import EducationSession
 from backend.services.activities import education, periods, policy
 from backend.services.core import audit
 from backend.services.core.notifications import notify
-from backend.services.scoring import emit_event
+from backend.services.subjects import levels
 
 CHUNK = 1000
-SOURCE = "education_month"
+SOURCE = education.MONTH_SOURCE
 
 
-def _subjects_in(session: Session, first: date, last: date, after_id: int) -> list[Subject]:
-    return list(
-        session.scalars(
-            select(Subject)
-            .where(
-                Subject.status == "in_correction",
-                Subject.start_date <= last,
-                Subject.end_date >= first,
-                Subject.id > after_id,
-            )
-            .order_by(Subject.id)
-            .limit(CHUNK)
+def _subjects_in(session: Session, first: date, last: date, after_id: int, *, lock: bool = False) -> list[Subject]:
+    stmt = (
+        select(Subject)
+        .where(
+            Subject.status == "in_correction",
+            Subject.start_date <= last,
+            Subject.end_date >= first,
+            Subject.id > after_id,
         )
+        .order_by(Subject.id)
+        .limit(CHUNK)
     )
+    if lock:  # FOR NO KEY UPDATE, the subject row first (docs/schedules.md#lock-order)
+        stmt = stmt.with_for_update(of=Subject, key_share=True).execution_options(populate_existing=True)
+    return list(session.scalars(stmt))
 
 
 def _by_subject(session: Session, ids: list[int], first: date, last: date) -> dict[int, list[EducationSession]]:
@@ -52,24 +56,14 @@ def _by_subject(session: Session, ids: list[int], first: date, last: date) -> di
 
 
 def _evaluate(
-    subject: Subject, sessions: list[EducationSession], month: str, first: date, last: date, p: policy.Policy
+    subject: Subject,
+    sessions: list[EducationSession],
+    month: str,
+    p: policy.Policy,
+    history: levels.LevelHistory,
 ) -> list[str]:
-    required = education.required_minutes(subject, month, p.education_hours)
-    if required <= 0:
-        return []
-    seconds, _pending, _days = education.counted(sessions, first, last, p.education_daily_cap_hours * 3600)
-    minutes = seconds // 60
-    at = periods.local_midnight(last + timedelta(days=1)) - timedelta(seconds=1)
-    source_id = f"{subject.id}:{month}"
-    note = f"{month} 学习 {minutes} 分钟,要求 {required} 分钟"
-    if minutes < required:
-        emit_event(subject, "EDU_MONTH_MISSED", SOURCE, source_id, at, reason=note)
-        return ["missed"]
-    emit_event(subject, "EDU_MONTH_MET", SOURCE, source_id, at, reason=note)
-    if minutes > required:
-        emit_event(subject, "EDU_EXTRA_HOUR", SOURCE, source_id, at, quantity=minutes - required, reason=note)
-        return ["met", "extra"]
-    return ["met"]
+    result = education.judge_month(subject, sessions, month, p, history)
+    return [] if result is None else education.score_month(subject, result)
 
 
 def run_monthly(month: str) -> dict:
@@ -80,13 +74,14 @@ def run_monthly(month: str) -> dict:
     after = 0
     while True:
         with db.tx() as s:
-            subjects = _subjects_in(s, first, last, after)
+            subjects = _subjects_in(s, first, last, after, lock=True)
             if not subjects:
                 break
             sessions = _by_subject(s, [x.id for x in subjects], first, last)
+            history = levels.histories(s, subjects)
             p = policy.policy(s)
             for subject in subjects:
-                for outcome in _evaluate(subject, sessions.get(subject.id, []), month, first, last, p):
+                for outcome in _evaluate(subject, sessions.get(subject.id, []), month, p, history[subject.id]):
                     counts[outcome] += 1
                 ids.append(subject.id)
             after = subjects[-1].id
@@ -96,10 +91,7 @@ def run_monthly(month: str) -> dict:
     return {"month": month, **counts}
 
 
-def month_name(month: str) -> str:
-    """'2026-11' → '2026年11月': a notice names the month it is about, not 本月 (it may be read after it)."""
-    year, number = month.split("-")
-    return f"{year}年{int(number)}月"
+month_name = education.month_name
 
 
 def run_reminders(day: date) -> dict:
@@ -115,9 +107,10 @@ def run_reminders(day: date) -> dict:
             if not subjects:
                 break
             sessions = _by_subject(s, [x.id for x in subjects], first, day)
+            history = levels.histories(s, subjects)
             p = policy.policy(s)
             for subject in subjects:
-                required = education.required_minutes(subject, month, p.education_hours)
+                required = education.required_minutes(subject, month, p.education_hours, history[subject.id].on)
                 cap = p.education_daily_cap_hours * 3600
                 seconds, _p, _d = education.counted(sessions.get(subject.id, []), first, day, cap)
                 if required and seconds // 60 * 2 < required:

@@ -170,13 +170,14 @@ def emit_event(
                 ref=f"event:{event.id}",
                 deltas={dim: granted},
                 at=now,
-                details={"rule_code": rule.code, "points": granted},
+                details={"rule_code": rule.code, "points": granted, **({"reason": reason} if reason else {})},
             )
         return Emitted(event, True)
 
 
-def revoke_event(session: Session, event_id: int, ref: str) -> ScoreEvent:
-    """Set an event revoked (an upheld appeal) and take its points off the score if it was active."""
+def revoke_event(session: Session, event_id: int, ref: str, reason: str | None = None) -> ScoreEvent:
+    """Set an event revoked (an upheld appeal, a late-confirmed education session) and take its points off
+    the score if it was active; ``reason`` is shown in the score history's change."""
     event = session.get(ScoreEvent, event_id)
     if event is None:
         raise DomainError("NOT_FOUND", detail="event")
@@ -204,7 +205,7 @@ def revoke_event(session: Session, event_id: int, ref: str) -> ScoreEvent:
             ref=ref,
             deltas={event.dimension: -event.points},
             at=now,
-            details={"event_id": event.id, "rule_code": event.rule_code},
+            details={"event_id": event.id, "rule_code": event.rule_code, **({"reason": reason} if reason else {})},
         )
     session.refresh(event)
     return event

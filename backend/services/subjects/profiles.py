@@ -15,11 +15,11 @@ from backend.db import db
 from backend.errors import DomainError
 from backend.models import OrgUnit, Subject, SubjectChange, User, UserUnit
 from backend.models.subject import CORRECTION_TYPES, GENDERS, RISK_LEVELS, SUPERVISION_LEVELS
-from backend.services.core import audit, crypto
+from backend.services.core import audit, crypto, delivery
 from backend.services.core.actors import Actor
 from backend.services.core.notifications import notify
 from backend.services.identity import access, codes
-from backend.services.subjects import idcard
+from backend.services.subjects import idcard, levels
 from backend.services.subjects.hooks import RISK_HOOKS
 
 access.allow("subject.activation_code", {"officer", "bureau"})
@@ -115,6 +115,7 @@ def _create(s: Session, actor: Actor, data: dict, id_number: str, lookup: str) -
     )
     s.add(subject)
     s.flush()
+    levels.record_start(s, subject, actor.user_id)  # the level history (docs/education-and-service.md)
     code, expires = issue_activation_code(s, user.id, actor.user_id)
     notify(
         s,
@@ -147,7 +148,9 @@ def _free_username(session: Session) -> str:
 def issue_activation_code(session: Session, user_id: int, created_by: int | None) -> tuple[str, object]:
     """Store a new one-time code (hashed) for ``user_id``, killing any unspent one; return the code and its expiry."""
     lifetime = timedelta(days=runtime.settings().activation_code_days)
-    return codes.replace_code(session, user_id, created_by, lifetime)
+    code, expires = codes.replace_code(session, user_id, created_by, lifetime)
+    delivery.sms_activation_code(session, user_id, code, expires)  # also by SMS (docs/schedules.md#delivery)
+    return code, expires
 
 
 def reissue_activation_code(actor: Actor, subject_id: int) -> tuple[Subject, str, object]:
@@ -228,6 +231,8 @@ def update(actor: Actor, subject_id: int, changes: dict, reason: str | None) -> 
             old, new = getattr(subject, field), changes[field]
             if old == new:
                 continue
+            if field == "supervision_level":  # the level in force from today on (the level history)
+                levels.record_change(s, subject, old, new, by=actor.user_id, reason=reason)
             setattr(subject, field, new)
             s.add(
                 SubjectChange(
