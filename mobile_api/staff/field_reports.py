@@ -7,7 +7,9 @@ from flask.views import MethodView
 
 from backend.db import db
 from backend.models import Subject
+from backend.services.activities import periods
 from backend.services.field import reports, review
+from backend.services.oversight import escalation
 from mobile_api.common.records import field_report_view as _view
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.exports import export, page_rows
@@ -53,10 +55,20 @@ class StaffFieldReportById(MethodView):
 
 @blp.route("/<int:report_id>/review")
 class StaffFieldReportReview(MethodView):
-    @authorize("field_report.review")
+    @authorize("item.decide")
     @blp.arguments(FieldReviewIn)
     @blp.response(200, StaffFieldReportOut)
     def post(self, data, report_id):
-        """Confirm a negative report (GRID_NEGATIVE) or dismiss it, with a note; the same decision again is a no-op."""
-        report = review.review(g.actor, report_id, data["decision"], data["note"])
+        """Confirm a negative report (GRID_NEGATIVE) or dismiss it, with a note; the same decision again is a no-op.
+
+        A bureau user may review it once it is overdue (escalation, recorded with the review).
+        """
+        report = escalation.decide(
+            g.actor,
+            "negative_field_report",
+            report_id,
+            data["decision"],
+            lambda actor: review.review(actor, report_id, data["decision"], data["note"]),
+            now=periods.now(),
+        )
         return _view(report, db.session.get(Subject, report.subject_id).name, location=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import g
 from flask.views import MethodView
 
-from backend.models import utcnow
+from backend.services.activities import periods
 from backend.services.oversight import inbox
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.exports import export, page_rows
@@ -28,9 +28,9 @@ class Inbox(MethodView):
     def get(self, args):
         """List every item awaiting me (requests, verifications, appeals, merits, adjustments, evidence, reports,
         warnings, suggestions) with kind, subject and due time, overdue first (CSV with Accept: text/csv)."""
-        now = utcnow()
+        now = periods.now()  # the activities' clock, which decides what is overdue (escalation)
         stmt = inbox.list_query(g.actor, args, now=now)
         if wants_csv():
-            return export(stmt, lambda r: inbox.present(r, now), "inbox", _CSV_FIELDS, args)
+            return export(stmt, lambda r: inbox.present(r, now, g.actor), "inbox", _CSV_FIELDS, args)
         rows, meta = page_rows(stmt, args["page"], args["page_size"])
-        return [inbox.present(r, now) for r in rows], 200, pagination_header(meta)
+        return [inbox.present(r, now, g.actor) for r in rows], 200, pagination_header(meta)

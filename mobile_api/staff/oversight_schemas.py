@@ -156,6 +156,11 @@ class InboxItemOut(Schema):
     title = fields.Function(lambda r: (r["title"] or "")[:200])
     due_at = fields.DateTime(allow_none=True)
     overdue = fields.Boolean()
+    overdue_since = fields.DateTime(allow_none=True, metadata={"description": "the missed due time, when overdue"})
+    escalated = fields.Boolean(
+        metadata={"description": "bureau: an officer item shown because it is overdue (escalation)"}
+    )
+    may_decide = fields.Boolean(metadata={"description": "whether the caller may decide the item now"})
     created_at = fields.DateTime(allow_none=True)
     action = fields.Nested(ActionOut, allow_none=True)
 
@@ -172,6 +177,19 @@ class DashboardQuery(Schema):
     office_id = id_field(strict=False, load_default=None)
 
 
+class DashboardCheckins(Schema):
+    """Check-in periods decided in the last 30 Shanghai days (docs/warnings-and-suggestions.md#dashboard)."""
+
+    from_ = fields.Date(data_key="from", attribute="from", metadata={"description": "first day (Asia/Shanghai)"})
+    days = fields.Integer()
+    due = fields.Integer(metadata={"description": "periods decided: on time + late + missed"})
+    on_time = fields.Integer()
+    late = fields.Integer()
+    missed = fields.Integer()
+    rate_pct = fields.Float(allow_none=True, metadata={"description": "(on time + late) / due, in %, 1 decimal"})
+    subjects_missed = fields.Integer(metadata={"description": "subjects with at least one missed period"})
+
+
 class DashboardOut(Schema):
     as_of = fields.DateTime()
     office_id = fields.Integer(allow_none=True)
@@ -181,4 +199,5 @@ class DashboardOut(Schema):
     work = fields.Dict()
     warnings = fields.Dict()
     suggestions = fields.Dict()
+    checkins = fields.Nested(DashboardCheckins)
     offices = fields.List(fields.Dict())

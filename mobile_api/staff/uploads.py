@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import g
 from flask.views import MethodView
 
+from backend.services.activities import periods
 from backend.services.evidence import links, review
+from backend.services.oversight import escalation
 from mobile_api.common.schemas import UploadOut
 from mobile_api.common.uploads import absolute, present
 from mobile_api.http.blueprint import Blueprint
@@ -19,12 +21,22 @@ blp = Blueprint(
 
 @blp.route("/<int:upload_id>/review")
 class UploadReview(MethodView):
-    @authorize("upload.review")
+    @authorize("item.decide")
     @blp.arguments(ReviewIn)
     @blp.response(200, UploadOut)
     def post(self, data, upload_id):
-        """Confirm (fraud) or clear suspect evidence, with a note; the same decision again changes nothing."""
-        review.review(g.actor, upload_id, data["decision"], data["note"])
+        """Confirm (fraud) or clear suspect evidence, with a note; the same decision again changes nothing.
+
+        A bureau user may review it once it is overdue (escalation, recorded with the review).
+        """
+        escalation.decide(
+            g.actor,
+            "suspect_evidence",
+            upload_id,
+            data["decision"],
+            lambda actor: review.review(actor, upload_id, data["decision"], data["note"]),
+            now=periods.now(),
+        )
         return present(links.view(g.actor, upload_id))
 
 

@@ -7,7 +7,8 @@ from flask.views import MethodView
 
 from backend.db import db
 from backend.models import Subject, Warning, utcnow
-from backend.services.oversight import warning_handling
+from backend.services.activities import periods
+from backend.services.oversight import escalation, warning_handling
 from mobile_api.http.blueprint import Blueprint
 from mobile_api.http.exports import export, page_rows
 from mobile_api.http.pagination import pagination_header, wants_csv
@@ -61,9 +62,20 @@ class WarningAcknowledge(MethodView):
 
 @blp.route("/<int:warning_id>/handle")
 class WarningHandle(MethodView):
-    @authorize("warning.handle")
+    @authorize("item.decide")
     @blp.arguments(WarningHandleIn)
     @blp.response(200, WarningOut)
     def post(self, data, warning_id):
-        """Handle a warning: confirmed (its kind's consequence, e.g. a geofence breach), dismissed or resolved."""
-        return view(warning_handling.handle(g.actor, warning_id, data["outcome"], data["note"]))
+        """Handle a warning: confirmed (its kind's consequence, e.g. a geofence breach), dismissed or resolved.
+
+        A bureau user may handle a warning once it is overdue (escalation, recorded with the handling).
+        """
+        handled = escalation.decide(
+            g.actor,
+            "warning",
+            warning_id,
+            data["outcome"],
+            lambda actor: warning_handling.handle(actor, warning_id, data["outcome"], data["note"]),
+            now=periods.now(),
+        )
+        return view(handled)

@@ -86,7 +86,8 @@ def test_negative_high_report_goes_to_the_officer_and_warns_at_once(client, worl
     other = client.post(url, json={"decision": "dismiss", "note": "改判"}, headers=officer_h)
     assert other.status_code == 409 and other.get_json()["code"] == "FIELD_REPORT_DECIDED"
     bureau = client.post(url, json={"decision": "dismiss", "note": "x"}, headers=auth_header(client, "bureauA"))
-    assert bureau.status_code == 403
+    # decided by the officer: not the bureau's, which decides only overdue items (escalation)
+    assert bureau.status_code == 422 and bureau.get_json()["code"] == "NOT_THE_DECIDER"
 
 
 def test_reports_of_one_day_share_a_warning_whose_handling_reviews_them(client, world, grid_h, officer_h):

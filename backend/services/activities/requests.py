@@ -5,6 +5,7 @@ State machine ``subject_request`` (every decision is audited and notified):
     pending ──approve/reject (officer)──▶ approved / rejected
     pending ──recommend (officer)──▶ recommended ──approve/reject (bureau)──▶ approved / rejected
     pending, recommended ──cancel (subject)──▶ cancelled
+    pending, recommended ──start date passed (job, or at a decision)──▶ expired
     approved ──revoke (before the start date)──▶ revoked
     approved ──return report──▶ returned;  approved ──no return by end + 24 h──▶ overdue ──return──▶ returned
     approved (residence change) ──transfer──▶ completed
@@ -39,8 +40,8 @@ from backend.services.identity import access
 REQUEST_STATES = StateMachine(
     "subject_request",
     {
-        "pending": {"approved", "rejected", "recommended", "cancelled"},
-        "recommended": {"approved", "rejected", "cancelled"},
+        "pending": {"approved", "rejected", "recommended", "cancelled", "expired"},
+        "recommended": {"approved", "rejected", "cancelled", "expired"},
         "approved": {"revoked", "returned", "overdue", "completed"},
         "overdue": {"returned"},
         "rejected": set(),
@@ -48,6 +49,7 @@ REQUEST_STATES = StateMachine(
         "revoked": set(),
         "returned": set(),
         "completed": set(),
+        "expired": set(),
     },
     "pending",
 )
@@ -74,6 +76,7 @@ for _c in [
     ("REVOKE_TOO_LATE", 422, "外出已经开始,不能撤销", "The leave has started and can no longer be revoked"),
     ("NOT_THE_DECIDER", 422, "该事项应由其他人员决定", "Someone else decides this item"),
     ("DECISION_NOTE_REQUIRED", 422, "驳回须填写理由", "A reason is required for this decision"),
+    ("REQUEST_EXPIRED", 422, "申请的开始日期已过,申请已失效", "The request's start date has passed: it has expired"),
 ]:
     register(*_c)
 

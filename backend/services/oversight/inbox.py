@@ -33,14 +33,30 @@ from backend.services.oversight.providers import COLUMNS, PROVIDERS
 access.allow("inbox.read", access.STAFF)
 
 
-def _typed(sub) -> dict:
+#: the kinds the bureau may decide once overdue, though routed to the officer: requests, verifications, reviews and
+#: warnings through escalation; appeals and merit applications route to it (docs/warnings-and-suggestions.md#escalation)
+BUREAU_DECIDES_OVERDUE = frozenset(
+    {
+        "request",
+        "service_verification",
+        "education_verification",
+        "negative_field_report",
+        "suspect_evidence",
+        "warning",
+        "appeal",
+        "merit_application",
+    }
+)
+
+
+def typed_columns(sub) -> dict:
     """The provider's columns by name, the times typed as UTC (a provider may select a NULL due time)."""
     return {c: type_coerce(sub.c[c], UTCDateTime()) if c in ("due_at", "created_at") else sub.c[c] for c in COLUMNS}
 
 
 def _part(actor: Actor, kind: str, stmt: Select, now: datetime, routed: bool) -> Select:
     """One provider's items for the actor: routed (the inbox) or every item in the jurisdiction (dashboard)."""
-    c = _typed(stmt.subquery())
+    c = typed_columns(stmt.subquery())
     q = select(literal(kind, type_=String).label("kind"), *(c[n].label(n) for n in COLUMNS))
     if actor.role == "officer":
         q = q.where(c["office_id"].in_(actor.unit_ids) if actor.unit_ids else false())
@@ -93,10 +109,18 @@ def list_query(actor: Actor, f: dict | None = None, now: datetime | None = None)
     )
 
 
-def present(row, now: datetime | None = None) -> dict:
-    """One inbox row as the API shows it (no ID number: the CSV export adds the masked one)."""
+def present(row, now: datetime | None = None, actor: Actor | None = None) -> dict:
+    """One inbox row as the API shows it (no ID number: the CSV export adds the masked one).
+
+    ``overdue_since`` is the missed due time; for a bureau user, ``escalated`` marks an officer item shown
+    because it is overdue, and ``may_decide`` whether the caller may decide the item now.
+    """
     now = now or utcnow()
     p = PROVIDERS.get(row.kind)
+    overdue = row.due_at is not None and row.due_at < now
+    bureau = actor is not None and actor.role == "bureau"
+    escalated = bureau and overdue and row.decider_role == "officer"
+    may = (row.decider_role == "bureau" or (escalated and row.kind in BUREAU_DECIDES_OVERDUE)) if bureau else True
     return {
         "kind": row.kind,
         "subtype": row.subtype,
@@ -108,7 +132,10 @@ def present(row, now: datetime | None = None) -> dict:
         "decider_role": row.decider_role,
         "title": row.title,
         "due_at": row.due_at,
-        "overdue": row.due_at is not None and row.due_at < now,
+        "overdue": overdue,
+        "overdue_since": row.due_at if overdue else None,
+        "escalated": escalated,
+        "may_decide": may,
         "created_at": row.created_at,
         "action": {"method": "POST", "path": p.path.format(id=row.item_id)} if p else None,
     }

@@ -61,7 +61,8 @@ def _officer() -> object:
 def _items(model, *, subtype, title, decider=None, due=None, created=None) -> Select:
     """``COLUMNS`` for rows of ``model``, joined to their subject (whose current office routes them).
 
-    By default the officer decides, and the row's own ``due_at`` and ``created_at`` are used.
+    By default the officer decides, and the row's own ``due_at`` and ``created_at`` are used. A released
+    subject's items are no one's work any more (docs/score.md#release-and-export): they are left out.
     """
     return select(
         model.id.label("item_id"),
@@ -72,7 +73,7 @@ def _items(model, *, subtype, title, decider=None, due=None, created=None) -> Se
         (model.created_at if created is None else created).label("created_at"),
         subtype.label("subtype"),
         title.label("title"),
-    ).join(Subject, Subject.id == model.subject_id)
+    ).join(Subject, and_(Subject.id == model.subject_id, Subject.status == "in_correction"))
 
 
 @provider("request", "/api/v1/staff/requests/{id}/decision")
