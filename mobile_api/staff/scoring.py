@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g
+from flask import Response, g
 from flask.views import MethodView
 
 from backend.db import db
@@ -33,6 +33,9 @@ from mobile_api.staff.schemas import (
     ApproveIn,
     EmploymentIn,
     EmploymentOut,
+    ExportFileOut,
+    ExportHandoverIn,
+    ExportHandoverOut,
     ReleaseIn,
     ReleaseOut,
 )
@@ -190,3 +193,38 @@ class Export(MethodView):
     def get(self, subject_id):
         """Get the release export record (JSON) for the provincial platform."""
         return release.export(g.actor, subject_id)
+
+
+@blp.route("/subjects/<int:subject_id>/export/file")
+class ExportFile(MethodView):
+    @authorize("scoring.export.file")
+    @blp.response(200, ExportFileOut, content_type="application/json")
+    def get(self, subject_id):
+        """Download the signed release export file for the provincial platform (an attachment; audited).
+
+        The record's `subject.id_number_sealed` holds the full ID number sealed to the platform's key; the
+        signature covers the record (docs/score.md#release-and-export). `X-Content-SHA256` is the file's digest.
+        """
+        out = release.export_file(g.actor, subject_id)
+        return Response(
+            out.body,
+            mimetype="application/json",
+            headers={
+                "Content-Disposition": f'attachment; filename="{out.filename}"',
+                "X-Content-SHA256": out.sha256,
+                "Cache-Control": "no-store",
+            },
+        )
+
+
+@blp.route("/subjects/<int:subject_id>/export/handover")
+class ExportHandover(MethodView):
+    @authorize("scoring.export.handover")
+    @blp.arguments(ExportHandoverIn)
+    @blp.response(200, ExportHandoverOut)
+    def post(self, data, subject_id):
+        """Record the export file's handover to the provincial platform (who, when, which file; audited).
+
+        Recording it again with the same reference changes nothing; other details afterwards are 409.
+        """
+        return release.handover(g.actor, subject_id, data)

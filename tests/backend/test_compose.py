@@ -89,6 +89,7 @@ def test_compose_environment_is_a_valid_production_configuration():
         "DATA_KEY": Fernet.generate_key().decode(),
         "SECRET_KEY": token_urlsafe(32),
         "AUDIT_KEY": token_urlsafe(32),
+        "EXPORT_RECIPIENT_KEY": token_urlsafe(32)[:43],  # 32 bytes of base64, as a public key is
     }
     for name in APP_SERVICES:
         env = {

@@ -22,6 +22,7 @@ def _prod_env(**extra) -> dict[str, str]:
         "SECRET_KEY": "s" * 40,
         "DATA_KEY": Fernet.generate_key().decode(),
         "AUDIT_KEY": "a" * 40,
+        "EXPORT_RECIPIENT_KEY": base64.b64encode(bytes(range(32))).decode(),
         "S3_ENDPOINT": "http://s3:8333",
         "S3_BUCKET": "photos",
         "S3_ACCESS_KEY": "ak",

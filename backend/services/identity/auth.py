@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from backend import runtime
 from backend.db import db
-from backend.errors import DomainError
+from backend.errors import DomainError, register
 from backend.models import ActivationCode, Device, RefreshToken, User, UserUnit, utcnow
 from backend.services.core import audit
 from backend.services.core.actors import Actor
@@ -26,6 +26,13 @@ from backend.services.identity import codes, passwords, ratelimit, throttle, tok
 
 #: clients that are not a known device of the account share a budget this many times a single client's
 SHARED_FACTOR = 4
+
+register(
+    "ACCOUNT_RELEASED",
+    401,
+    "社区矫正已解除,该账号已停用",
+    "The correction has ended (released); this account is closed",
+)
 
 
 @dataclass
@@ -131,6 +138,7 @@ def login(username: str, password: str, device_id: str | None, client_ip: str) -
         ratelimit.hit(f"login:user:{name}", cfg.rate_limit_login_per_minute)
     throttle.attempt([own, *shared])
     pair: TokenPair | None = None
+    refusal = "ACCOUNT_DISABLED"
     with db.tx() as s:
         user = s.scalar(select(User).where(User.username == username))
         if not passwords.verify_password(user.password_hash if user else None, password):
@@ -139,10 +147,21 @@ def login(username: str, password: str, device_id: str | None, client_ip: str) -
             raise DomainError("INVALID_CREDENTIALS")
         if user.active:
             pair = _sign_in(s, user, password, device_id)
+        elif is_released(s, user):
+            refusal = "ACCOUNT_RELEASED"  # docs/roles.md#sign-in-and-tokens: released subjects' logins end
     throttle.succeeded(own, shared)  # the right password, also of a disabled account
     if pair is None:
-        raise DomainError("ACCOUNT_DISABLED")
+        raise DomainError(refusal)
     return pair
+
+
+def is_released(session: Session, user: User) -> bool:
+    """True if the user is a subject whose correction has ended (解矫): their login was disabled for good."""
+    if user.role != "subject":
+        return False
+    from backend.models import Subject
+
+    return session.scalar(select(Subject.status).where(Subject.user_id == user.id)) == "released"
 
 
 def _sign_in(s: Session, user: User, password: str, device_id: str | None) -> TokenPair:

@@ -104,6 +104,8 @@ def set_active(actor: Actor, user_id: int, active: bool) -> User:
             raise NotFound("user")
         if user.active == active:
             return user
+        if active and auth.is_released(s, user):
+            raise DomainError("SUBJECT_RELEASED")  # a released subject's login stays closed
         if not active and user.role == "admin":
             if user.id == actor.user_id:
                 raise DomainError("CANNOT_DISABLE_SELF")
