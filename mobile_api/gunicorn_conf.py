@@ -1,9 +1,13 @@
-"""gunicorn settings (``zhijiao serve``): HOST, PORT, WEB_CONCURRENCY; metrics shared across workers."""
+"""gunicorn settings (``zhijiao serve``): HOST, PORT, WEB_CONCURRENCY, WEB_THREADS; metrics shared across workers."""
 
 import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# threaded workers: an open /me/notifications/stream (up to NOTIFICATION_STREAM_SECONDS) holds one thread of
+# a worker, not the whole process, so open streams never starve the other requests (docs/schedules.md#delivery)
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "8"))
 # each worker imports the app after the fork: no database pool or Redis client is shared across processes,
 # and prometheus-client picks up PROMETHEUS_MULTIPROC_DIR in every worker
 preload_app = False

@@ -77,8 +77,19 @@ def _prepare(outbox_id: int) -> object | None:
 
 @job
 def relay_outbox() -> int:
-    """Re-push rows left pending (Redis was down at commit, a crash after commit, a failed job)."""
-    return outbox.relay()
+    """Re-push rows left pending (Redis was down at commit, a crash after commit, a failed job).
+
+    The same tick sweeps the SMS deliveries (``core.delivery.sweep``: retries whose backoff has passed,
+    sends whose worker died); returns the outbox rows pushed.
+    """
+    from backend.services.core import delivery
+
+    pushed = outbox.relay()
+    try:
+        delivery.sweep()
+    except Exception:  # noqa: BLE001 - the next tick sweeps again; the outbox relay's result stands
+        log.exception("delivery sweep failed")
+    return pushed
 
 
 @job
@@ -87,3 +98,11 @@ def tick_schedules() -> dict:
     from workers.schedules import SCHEDULES, run_due
 
     return {s.name: run_due(s) for s in SCHEDULES}
+
+
+@job
+def send_delivery(delivery_id: int) -> str:
+    """Send one SMS delivery (claimed, sent outside any transaction, outcome recorded: core.delivery)."""
+    from backend.services.core import delivery
+
+    return delivery.send(delivery_id)

@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
+from backend.models import delivery as delivery_model
 from backend.models.upload import PURPOSES
 from backend.services.core.statemachine import describe
 from backend.services.evidence.attachments import REVIEW_STATES
@@ -73,6 +74,17 @@ class DeviceOut(Schema):
     last_seen_at = fields.DateTime()
 
 
+class DeliveryOut(Schema):
+    """One channel's delivery of a notification (docs/schedules.md#delivery)."""
+
+    channel = fields.String(validate=validate.OneOf(delivery_model.CHANNELS))
+    state = fields.String(validate=validate.OneOf(delivery_model.STATES))
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    sent_at = fields.DateTime(allow_none=True)
+    updated_at = fields.DateTime()
+
+
 class NotificationOut(Schema):
     id = fields.Integer()
     kind = fields.String()
@@ -81,6 +93,7 @@ class NotificationOut(Schema):
     data = fields.Dict()
     created_at = fields.DateTime()
     read_at = fields.DateTime(allow_none=True)
+    deliveries = fields.List(fields.Nested(DeliveryOut), dump_default=list)
 
 
 class DeclareIn(Schema):

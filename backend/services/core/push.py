@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.models import Device, Notification, utcnow
+from backend.models.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -105,3 +106,18 @@ def deliver(session: Session, n: Notification) -> None:
     n.delivery_attempts += 1
     n.data = {**(n.data or {}), "push_devices": sent, "push_provider": p.name, **({"push_gone": gone} if gone else {})}
     n.delivered_at = utcnow()
+    if devices:  # the push channel's state beside the others (docs/schedules.md#delivery)
+        session.add(
+            Delivery(
+                notification_id=n.id,
+                user_id=n.user_id,
+                channel="push",
+                purpose=n.kind,
+                state="sent" if sent else "failed",
+                attempts=n.delivery_attempts,
+                provider=p.name,
+                last_error=None if sent else "every device token is gone",
+                sent_at=n.delivered_at if sent else None,
+                updated_at=n.delivered_at,
+            )
+        )
