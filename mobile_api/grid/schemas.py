@@ -4,12 +4,24 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from backend.services.core.statemachine import describe
 from backend.services.field.reports import FIELD_REPORT_STATES
-from mobile_api.common.records import ServiceIn
+from mobile_api.common.records import ServiceIn, ServiceOut, ServiceStatusQuery
 from mobile_api.http.fields import id_field
 
 
 class GridServiceIn(ServiceIn):
     subject_id = id_field(required=True)
+
+
+class GridServiceQuery(ServiceStatusQuery):
+    """A page of the service I observed, by status and subject."""
+
+    subject_id = id_field(strict=False, load_default=None)
+
+
+class GridServiceOut(ServiceOut):
+    """A community service report I observed (my own report or a subject's report I witnessed)."""
+
+    subject_name = fields.String()
 
 
 class GridSubjectOut(Schema):

@@ -35,7 +35,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--lang=zh-CN",  # the browser's own locale: date-time inputs, pickers and screenshots in Chinese
 ]
+#: Chromium on Linux takes its UI locale from the environment rather than --lang: both say zh-CN
+CHROMIUM_ENV = {"LANGUAGE": "zh_CN:zh", "LANG": "zh_CN.UTF-8", "LC_ALL": "zh_CN.UTF-8"}
 ZHIJIAO = str(Path(sys.executable).parent / "zhijiao")
 DEMO_PASSWORD = "Demo#2026"
 #: inside the demo district's permitted area (backend/services/demo/seed.py, FUYANG_AREA)
@@ -165,12 +168,18 @@ def server() -> Iterator[Server]:
         yield s
 
 
+def launch(playwright):
+    """Debian's Chromium, in Chinese (zh-CN), as the tests and ``make screenshots`` drive it."""
+    env = {**os.environ, **CHROMIUM_ENV}
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
+
+
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = launch(p)
         yield b
         b.close()
 
@@ -180,7 +189,7 @@ def phone(browser, base: str):
     ctx = browser.new_context(
         base_url=base,
         viewport={"width": 360, "height": 640},
-        locale="zh-CN",
+        locale="zh-CN",  # navigator.language, Intl and Accept-Language (the browser's own UI: CHROMIUM_ARGS)
         timezone_id="Asia/Shanghai",
         geolocation=INSIDE,
         permissions=["geolocation"],

@@ -15,6 +15,13 @@ PHOTOS = ROOT / "tests" / "photos"
 CAMERA = ["metadata-extractor-images/Olympus PEN E-P3.jpg", "exif-py/fujifilm-finepix40i.jpg"]
 #: a phone photo with GPS (category gps)
 PHONE = "metadata-extractor-images/Apple iPhone 4.jpg"
+#: a camera original as it is: taken in 2000, so a check-in with it now is suspect (CAPTURE_TIME_MISMATCH)
+OLD = "exif-py/fujifilm-finepix40i.jpg"
+
+
+def original(name: str) -> Path:
+    """The test photo ``name`` untouched (its own EXIF, capture time and all)."""
+    return PHOTOS / name
 
 
 def _dms(x: float) -> tuple[float, float, float]:

@@ -1,9 +1,11 @@
-"""The app's shell: same-origin assets only, the strict CSP, the PWA parts, the admin's plain answer."""
+"""The app's shell: same-origin assets only, the strict CSP, the PWA parts, the admin's plain answer, Chinese."""
 
 from __future__ import annotations
 
 import urllib.request
+from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.web.conftest import login
@@ -64,3 +66,18 @@ def test_admin_is_told_administration_is_the_api_and_the_cli(page):
     expect(page.get_by_role("heading", name="管理员")).to_be_visible()
     expect(page.get_by_text("通过接口和命令行完成")).to_be_visible()
     expect(page.get_by_role("link", name="/docs")).to_have_attribute("href", "/docs")
+
+
+def test_the_browser_speaks_chinese(page):
+    """Chromium itself runs in zh-CN (its own strings, as in the date inputs and the screenshots), not only the page."""
+    if not Path("/usr/lib/chromium/locales/zh-CN.pak").exists():  # .ci/run installs it
+        pytest.skip("Chromium's zh-CN strings are Debian's chromium-l10n package, not installed here")
+    login(page, "subject1")
+    page.get_by_role("link", name="外出申请", exact=True).click()
+    page.get_by_role("button", name="新建申请").click()
+    assert page.evaluate("[navigator.language, Intl.DateTimeFormat().resolvedOptions().locale]") == ["zh-CN", "zh-CN"]
+    # the browser's own message for an empty required field (from its locale, not from the app)
+    destination = page.get_by_label("目的地")
+    message = destination.evaluate("e => e.validationMessage")
+    assert message == "请填写此字段。", f"{message!r}: Chromium's zh-CN strings come from Debian's chromium-l10n"
+    assert page.get_by_label("开始日期").evaluate("e => e.validationMessage") == "请填写此字段。"

@@ -1,9 +1,11 @@
-"""The grid worker's app in a real browser: a field report with a camera photo and a high-severity keyword."""
+"""The grid worker's app in a real browser: a field report with a camera photo and a high-severity keyword, a
+report made offline, observed community service and its list."""
 
 from __future__ import annotations
 
+import uuid
+
 from playwright.sync_api import expect
-from sqlalchemy import create_engine, text
 
 from tests.web.conftest import INSIDE, login
 from tests.web.photos import PHONE, taken_now
@@ -71,18 +73,74 @@ def test_observed_community_service_and_a_refusal_shown_in_the_form(page, server
     page.get_by_label("拍照").set_input_files(taken_now(PHONE, tmp_path, gps=(INSIDE["latitude"], INSIDE["longitude"])))
     page.get_by_role("button", name="提交", exact=True).click()
     expect(page.get_by_text("已提交", exact=True)).to_be_visible(timeout=30_000)
-    # the API lists no grid worker's observed reports: read the server's own database
-    engine = create_engine(server.env["DATABASE_URL"])
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT subject_id, source, place, minutes FROM service_reports WHERE activity_type = '敬老院帮厨'"
-                )
-            ).all()
-    finally:
-        engine.dispose()
-    assert [tuple(r) for r in rows] == [(int(subject_id), "grid_worker", "富春街道敬老院", 120)]
+    status, items = server.call("GET", "/grid/service-reports?page_size=100", token=server.login("grid1"))
+    assert status == 200, items
+    rows = [
+        (r["subject_id"], r["source"], r["place"], r["minutes"]) for r in items if r["activity_type"] == "敬老院帮厨"
+    ]
+    assert rows == [(int(subject_id), "grid_worker", "富春街道敬老院", 120)]
+    [mine] = [r for r in items if r["activity_type"] == "敬老院帮厨"]
+    # the list of what I observed, on this screen and under 我的上报
+    observed = page.get_by_label("我见证的公益活动").get_by_role("listitem").filter(has_text="敬老院帮厨")
+    expect(observed).to_have_count(1)
+    expect(observed).to_contain_text(f"{mine['subject_name']} 敬老院帮厨 待确认")
+    expect(observed).to_contain_text("富春街道敬老院,2 小时")
+    page.get_by_role("button", name="返回").click()
+    page.get_by_role("link", name="我的上报").click()
+    expect(page.get_by_role("heading", name="我的上报")).to_be_visible()
+    observed = page.get_by_label("我见证的公益活动").get_by_role("listitem").filter(has_text="敬老院帮厨")
+    expect(observed).to_contain_text(f"{mine['subject_name']} 敬老院帮厨 待确认")
+    # the officer's verification shows there
+    status, done = server.call(
+        "POST",
+        f"/staff/service-reports/{mine['id']}/verification",
+        {"decision": "verify"},
+        token=server.login("officer1"),
+    )
+    assert status == 200 and done["status"] == "verified", done
+    page.reload()
+    expect(observed).to_contain_text(f"{mine['subject_name']} 敬老院帮厨 已确认")
+
+
+def _reports_with(server, marker: str) -> list[dict]:
+    status, reports = server.call("GET", "/grid/field-reports?page_size=100", token=server.login("grid1"))
+    assert status == 200, reports
+    return [r for r in reports if marker in r["text"]]
+
+
+def test_a_field_report_made_offline_waits_and_is_sent_once_online(page, context, server, tmp_path):
+    login(page, "grid1")
+    first = page.get_by_role("list", name="我的网格的对象").get_by_role("link").first
+    expect(first).to_be_visible()
+    name = first.get_attribute("aria-label").removeprefix("为").removesuffix("上报")
+    first.click()
+    expect(page.get_by_role("heading", name="走访上报")).to_be_visible()
+    expect(page.get_by_text("位置:30.00000, 119.70000")).to_be_visible()
+    marker = f"离线走访{uuid.uuid4().hex[:8]}"
+
+    context.set_offline(True)  # no network in the village
+    page.get_by_label("情况描述").fill(f"{marker}:{name}在家务农,情况稳定")
+    page.get_by_label("拍照").set_input_files(taken_now(PHONE, tmp_path, gps=(INSIDE["latitude"], INSIDE["longitude"])))
+    page.get_by_role("button", name="提交上报").click()
+    expect(page.get_by_text("网络不可用:已保存,联网后自动发送")).to_be_visible()
+    expect(page.get_by_text("1 条待发送(联网后自动发送)")).to_be_visible()
+    # other screens open offline without a reload, the queue's state on them
+    page.get_by_role("button", name="返回").click()
+    expect(page.get_by_role("heading", name="网格员 · 我的对象")).to_be_visible()
+    expect(page.get_by_text("1 条待发送")).to_be_visible()
+    assert _reports_with(server, marker) == []
+
+    context.set_offline(False)  # `online`: the queue sends itself (photo upload, then the create)
+    expect(page.get_by_text("条待发送")).to_have_count(0, timeout=60_000)
+    [report] = _reports_with(server, marker)
+    assert len(report["upload_ids"]) == 1 and report["polarity"] != "negative", report
+    # offline and online again: nothing is sent twice
+    context.set_offline(True)
+    context.set_offline(False)
+    page.wait_for_timeout(1500)
+    assert len(_reports_with(server, marker)) == 1
+    page.get_by_role("link", name="我的上报").click()
+    expect(page.get_by_role("list", name="我的上报").get_by_role("listitem").filter(has_text=marker)).to_have_count(1)
 
 
 def _local(minutes: int) -> str:

@@ -1,4 +1,4 @@
-"""在矫通 journeys in a real browser: activation and login, check-ins online and offline, a leave request."""
+"""在矫通 journeys in a real browser: activation and login, check-ins online, offline and suspect, a leave request."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from tests.conftest import wait_for
 from tests.web.conftest import login
 from tests.web.journeys import PASSWORD, activated, enrol
-from tests.web.photos import CAMERA, taken_now
+from tests.web.photos import CAMERA, OLD, original, taken_now
 
 
 def test_subject_activates_logs_out_and_logs_in(page, server):
@@ -71,6 +71,31 @@ def test_check_in_with_a_camera_photo_is_counted(page, server, tmp_path):
     # the home page now says the period is done
     page.get_by_role("button", name="返回").click()
     expect(page.get_by_label(re.compile("今日打卡"))).to_contain_text("本期打卡:已完成")
+
+
+def test_a_suspect_selfie_shows_its_reasons_in_plain_chinese(page, server):
+    s = activated(server)
+    login(page, s["username"], PASSWORD)
+    page.get_by_role("link", name="打卡", exact=True).click()
+    expect(page.get_by_role("heading", name="打卡", exact=True)).to_be_visible()
+    # the camera's original from 2000: its EXIF capture time is far from the check-in's
+    page.get_by_label("拍照打卡").set_input_files(original(OLD))
+    result = page.get_by_role("status").filter(has_text="打卡结果")
+    # a suspect photo does not stop the placement (docs/checkins.md#placement): counted, and the reasons shown
+    expect(result).to_contain_text("打卡结果:已计入", timeout=90_000)
+    reasons = result.get_by_label("照片存疑的原因")
+    expect(reasons).to_contain_text("照片存疑,司法所将人工核查,原因:")
+    expect(reasons.get_by_role("listitem").filter(has_text="拍摄时间与申报时间不符")).to_have_count(1)
+    [c] = _my_checkins(server, s["token"])
+    status, up = server.call("GET", f"/uploads/{c['upload_id']}?purpose=checkin", token=s["token"])
+    assert status == 200 and up["status"] == "suspect", up
+    assert "CAPTURE_TIME_MISMATCH" in [r["code"] for r in up["reasons"]]
+    # every reason the server gave, in its Chinese words: neither its code nor its English message
+    shown = reasons.get_by_role("listitem").all_inner_texts()
+    assert shown == [r["message"] for r in up["reasons"]]
+    for r in up["reasons"]:
+        expect(result).not_to_contain_text(r["code"])
+        expect(result).not_to_contain_text(r["message_en"])
 
 
 def test_offline_check_in_is_sent_once_when_back_online(page, context, server, tmp_path):

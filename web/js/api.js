@@ -124,6 +124,37 @@ export async function call(method, path, opts = {}) {
   }
 }
 
+// An authorised fetch whose Response is handed back unread (a streamed body: the live notifications), with
+// the token refreshed once like call()'s; an error status becomes an ApiError.
+export async function openStream(path, { headers = {}, signal } = {}) {
+  const s = session();
+  if (!s) throw new ApiError(401, { code: "UNAUTHENTICATED", message: "请先登录" });
+  const attempt = async (token) => {
+    let resp;
+    try {
+      resp = await fetch(BASE + path, {
+        headers: { Accept: "text/event-stream", ...headers, Authorization: "Bearer " + token },
+        credentials: "omit",
+        cache: "no-store",
+        signal,
+      });
+    } catch (err) {
+      if (signal && signal.aborted) throw err;
+      throw new ApiError(0, null);
+    }
+    if (resp.ok) return resp;
+    const body = await resp.json().catch(() => null);
+    throw new ApiError(resp.status, body);
+  };
+  try {
+    return await attempt(s.access);
+  } catch (err) {
+    if (err.status !== 401 || err.code !== "TOKEN_INVALID") throw err;
+    const fresh = await refresh();
+    return attempt(fresh.access);
+  }
+}
+
 function query(params) {
   const q = new URLSearchParams();
   Object.entries(params || {}).forEach(([k, v]) => v !== undefined && v !== null && v !== "" && q.set(k, v));
@@ -167,6 +198,12 @@ export async function activate(activation_code, password) {
   const { data } = await raw("POST", "/auth/activate", {
     body: { activation_code, password, device_id: deviceId() },
   });
+  return saveSession(data);
+}
+
+// A staff user's one-time reset code (from an admin) and a new password: every other session ends, this one starts
+export async function reset(reset_code, password) {
+  const { data } = await raw("POST", "/auth/reset", { body: { reset_code, password, device_id: deviceId() } });
   return saveSession(data);
 }
 
@@ -241,4 +278,12 @@ export async function upload(blob, purpose, onProgress) {
 
 export function getUpload(id, purpose) {
   return get(`/uploads/${id}`, { purpose });
+}
+
+// A non-JSON body (a staff list's CSV export: Accept text/csv) as {blob, filename}, through openStream: the
+// token in the Authorization header, never in the URL, refreshed once; an error body becomes an ApiError.
+export async function download(path, params, accept = "text/csv") {
+  const resp = await openStream(path + query(params), { headers: { Accept: accept } });
+  const m = /filename="?([^";]+)"?/i.exec(resp.headers.get("Content-Disposition") || "");
+  return { blob: await resp.blob(), filename: m ? m[1] : "export.csv" };
 }

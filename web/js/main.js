@@ -1,7 +1,8 @@
 // The app: one hash router for every role; after login each role sees its own home.
 import * as api from "./api.js";
+import * as live from "./live.js";
 import * as queue from "./queue.js";
-import { Activate, Login, Mine, OtherRole, Password } from "./pages/auth.js";
+import { Activate, Login, Mine, OtherRole, Password, Reset } from "./pages/auth.js";
 import { FieldReport, GridHome, MyReports, ObservedService } from "./pages/grid.js";
 import { Merit, Rights, Service } from "./pages/more.js";
 import { Appeal, Study } from "./pages/study.js";
@@ -17,7 +18,7 @@ const ROUTES = {
   officer: staffRoutes,
   bureau: staffRoutes,
 };
-const PUBLIC = { "/login": Login, "/activate": Activate };
+const PUBLIC = { "/login": Login, "/activate": Activate, "/reset": Reset };
 
 function parse() {
   const [path, qs] = (location.hash.slice(1) || "/").split("?");
@@ -47,6 +48,15 @@ api.onLogout(() => {
   state.queued = [];
   location.hash = "#/login";
 });
+// the live notifications run while someone is signed in (a new login restarts them; logout stops them)
+Vue.watch(
+  () => state.user,
+  (user) => {
+    live.stop();
+    if (user) live.start();
+  },
+  { immediate: true },
+);
 window.addEventListener("hashchange", parse);
 parse();
 Vue.createApp(App).use(vant).mount("#app");

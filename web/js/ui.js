@@ -16,6 +16,15 @@ export function go(path) {
   location.hash = "#" + path;
 }
 
+// The window event live.js dispatches for each notification that arrives (event.detail: the notification)
+export const NOTIFICATION_EVENT = "zhijiao:notification";
+
+// Listen to a window event while the calling screen is mounted (call it in setup; removed on unmount)
+export function onWindow(name, fn) {
+  window.addEventListener(name, fn);
+  Vue.onBeforeUnmount(() => window.removeEventListener(name, fn));
+}
+
 // A screen: a header with 返回 (browser history) and the title, the offline queue's state, then the body.
 export function screen(title, children, { back = true } = {}) {
   return h("div", { class: "screen" }, [
@@ -44,9 +53,10 @@ export function queueBanner() {
   ]);
 }
 
-// A labelled native input (date inputs stay native: typing YYYY-MM-DD works)
+// A labelled native input (date inputs stay native: typing YYYY-MM-DD works); attrs.id when two forms of one
+// screen share a key
 export function field(label, model, key, attrs = {}) {
-  const id = "f-" + key;
+  const id = attrs.id || "f-" + key;
   const tag = attrs.type === "textarea" ? "textarea" : attrs.options ? "select" : "input";
   const { options, ...rest } = attrs;
   const props = {
@@ -129,8 +139,10 @@ export async function confirm(title, message) {
   }
 }
 
+// A passing message: a status (read out politely), not a dialog, so it never stands in for a confirm dialog
+// (Vant's popup says role=dialog unless told otherwise)
 export function toast(msg) {
-  V.showToast({ message: msg, duration: 2500 });
+  V.showToast({ message: msg, duration: 2500, role: "status", "aria-live": "polite" });
 }
 
 const pad = (n) => String(n).padStart(2, "0");
@@ -196,6 +208,9 @@ export const LABELS = {
   checkin_status: { pending: "核验中", counted: "已计入", invalid: "无效" },
   field_status: { new: "新上报", pending_review: "待审核", recorded: "已记录", confirmed: "已确认", dismissed: "未采纳" },
   severity: { high: "严重", medium: "一般", low: "轻微" },
+  education_mode: { online: "在线学习", offline: "线下学习", centralised: "集中教育" },
+  education_status: { active: "学习中", ended: "已结束", pending: "待确认", verified: "已确认", rejected: "未通过" },
+  service_status: { pending: "待确认", verified: "已确认", rejected: "未通过" },
 };
 export const label = (kind, v) => (LABELS[kind] && LABELS[kind][v]) || v || "";
 

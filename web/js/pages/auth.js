@@ -1,10 +1,13 @@
-// 登录, 激活账号, 我的 (修改密码, 退出登录), and the homes of the roles without screens here.
+// 登录, 激活账号, 重置密码 (a staff user's one-time reset code), 我的 (修改密码, 退出登录), and the homes of the
+// roles without screens here.
 import * as api from "../api.js";
 import * as queue from "../queue.js";
 import { alert, button, confirm, field, go, h, notice, reactive, screen, state, V } from "../ui.js";
 
 export const Login = {
   setup() {
+    // #/reset has no route of its own in main.js: unknown public paths show Login, which shows Reset there
+    if (state.route.path === "/reset") return () => h(Reset);
     const m = reactive({ username: "", password: "", error: "", busy: false });
     const submit = async (e) => {
       e && e.preventDefault();
@@ -31,7 +34,11 @@ export const Login = {
             alert(m.error),
             h(V.Button, { type: "primary", block: true, nativeType: "submit", loading: m.busy }, () => "登录"),
           ]),
-          h("p", { class: "links" }, [h("a", { href: "#/activate" }, "激活账号")]),
+          h("p", { class: "links" }, [
+            h("a", { href: "#/activate" }, "激活账号"),
+            " · ",
+            h("a", { href: "#/reset" }, "忘记密码 / 重置密码"),
+          ]),
         ],
         { back: false },
       );
@@ -69,6 +76,46 @@ export const Activate = {
           alert(m.error),
           h(V.Button, { type: "primary", block: true, nativeType: "submit", loading: m.busy }, () => "激活"),
         ]),
+      ]);
+  },
+};
+
+// A staff user (工作人员, 网格员) who forgot the password: an admin issues a one-time reset code
+// (POST /admin/users/{id}/reset-code); with it a new password is set here and the user is logged in
+// (POST /auth/reset ends every other session). docs/roles.md#recovery
+export const Reset = {
+  setup() {
+    const m = reactive({ code: "", password: "", again: "", error: "", busy: false });
+    const submit = async (e) => {
+      e.preventDefault();
+      m.error = "";
+      if (m.password !== m.again) {
+        m.error = "两次输入的新密码不一致";
+        return;
+      }
+      m.busy = true;
+      try {
+        const s = await api.reset(m.code.trim(), m.password);
+        state.user = s.user;
+        go("/");
+        queue.flush();
+      } catch (err) {
+        m.error = err.fieldMessage("password") ? `${err.message}:${err.fieldMessage("password")}` : err.message;
+      } finally {
+        m.busy = false;
+      }
+    };
+    return () =>
+      screen("重置密码", [
+        h("p", "工作人员和网格员忘记密码时,请管理员签发一次性重置码,然后在这里设置新密码。重置后,其他设备上的登录都会退出。"),
+        h("form", { onSubmit: submit, "aria-label": "重置密码" }, [
+          field("重置码", m, "code", { autocomplete: "one-time-code", required: true }),
+          field("新密码", m, "password", { type: "password", autocomplete: "new-password", required: true }),
+          field("确认新密码", m, "again", { type: "password", autocomplete: "new-password", required: true }),
+          alert(m.error),
+          h(V.Button, { type: "primary", block: true, nativeType: "submit", loading: m.busy }, () => "重置密码并登录"),
+        ]),
+        h("p", { class: "notice" }, "社区矫正对象忘记密码,请联系司法所重新签发激活码,再用“激活账号”设置新密码。"),
       ]);
   },
 };

@@ -1,7 +1,30 @@
-// The grid worker's app: the subjects of my grids, a field report (queued like every create), my reports.
+// The grid worker's app: the subjects of my grids, a field report (queued like every create), my reports, and
+// 公益活动见证 (community service observed in the field) with the list of what I observed.
 import * as api from "../api.js";
 import * as queue from "../queue.js";
 import { alert, cameraInput, field, fmtTime, go, h, label, loadMore, notice, pagedList, position, reactive, screen, state } from "../ui.js";
+
+// The service I observed (GET /grid/service-reports): my reports and the subjects' reports I witnessed
+function observedSection(list, load) {
+  return h("section", { "aria-label": "我见证的公益活动" }, [
+    h("h2", "我见证的公益活动"),
+    alert(list.error),
+    h(
+      "ul",
+      { class: "list" },
+      list.items.map((r) =>
+        h("li", { class: "card", "aria-label": `${r.subject_name} ${r.activity_type} ${label("service_status", r.status)}` }, [
+          h("p", [h("strong", r.subject_name), ` ${r.activity_type} ${label("service_status", r.status)}`]),
+          h("p", `${r.place},${Math.round((r.minutes / 60) * 10) / 10} 小时` + (r.source === "subject" ? "(对象自报,我为见证人)" : "")),
+          h("p", { class: "time" }, fmtTime(r.started_at)),
+          r.verification_note ? h("p", `核实意见:${r.verification_note}`) : null,
+        ]),
+      ),
+    ),
+    list.loaded && !list.items.length ? h("p", "还没有见证记录") : null,
+    loadMore(list.more, () => load(list.page + 1)),
+  ]);
+}
 
 export const GridHome = {
   setup() {
@@ -38,8 +61,9 @@ export const GridHome = {
   },
 };
 
-function localNow() {
-  const d = new Date(Date.now() - new Date().getTimezoneOffset() * 60000);
+// the local date-time input value of now, offset by minutes
+function localNow(offsetMin = 0) {
+  const d = new Date(Date.now() + offsetMin * 60000 - new Date().getTimezoneOffset() * 60000);
   return d.toISOString().slice(0, 16);
 }
 
@@ -111,8 +135,10 @@ export const FieldReport = {
 export const MyReports = {
   setup() {
     const [list, load] = pagedList("/grid/field-reports");
+    const [observed, loadObserved] = pagedList("/grid/service-reports");
     return () =>
       screen("我的上报", [
+        h("h2", "走访上报"),
         alert(list.error),
         h(
           "ul",
@@ -133,6 +159,7 @@ export const MyReports = {
         ),
         list.loaded && !list.items.length ? h("p", "还没有上报") : null,
         loadMore(list.more, () => load(list.page + 1)),
+        observedSection(observed, loadObserved),
       ]);
   },
 };
@@ -152,6 +179,7 @@ export const ObservedService = {
       description: "",
     });
     const s = reactive({ photos: [], pos: null, error: "", info: "" });
+    const [observed, loadObserved] = pagedList("/grid/service-reports");
     position()
       .then((p) => (s.pos = p))
       .catch(() => {});
@@ -182,6 +210,7 @@ export const ObservedService = {
         if (refused) return (s.error = refused);
         s.info = navigator.onLine ? "已提交" : "网络不可用:已保存,联网后自动发送";
         s.photos = [];
+        if (navigator.onLine) loadObserved(1);
       } catch (err) {
         s.error = err.message;
       }
@@ -206,6 +235,7 @@ export const ObservedService = {
           notice(s.info),
           h(vant.Button, { type: "primary", block: true, nativeType: "submit" }, () => "提交"),
         ]),
+        observedSection(observed, loadObserved),
       ]);
   },
 };

@@ -1,10 +1,11 @@
 // 学习 (online sessions kept alive by heartbeats while the page is visible; offline and 集中教育 with a photo)
 // and 我要申诉 (appeal one score event, with evidence photos).
 import * as api from "../api.js";
-import { alert, cameraInput, field, fmtTime, go, h, loader, loading, notice, progress, reactive, screen, state } from "../ui.js";
+import * as ui from "../ui.js";
+import { alert, cameraInput, field, fmtTime, go, h, label, loader, loading, loadMore, notice, pagedList, position, progress, reactive, screen, state } from "../ui.js";
 
 const { onBeforeUnmount } = Vue;
-const MODES = { online: "在线学习", offline: "线下学习", centralised: "集中教育" };
+const MODES = ui.LABELS.education_mode;
 
 // seconds between heartbeats: 60 as the API asks; a test may shorten it (the server's counting rule stays)
 function heartbeatSeconds() {
@@ -31,6 +32,7 @@ export const Study = {
           s.info = `本次学习已结束,计入 ${r.credited_minutes} 分钟`;
           stopTimers();
           reloadSum();
+          loadHistory(1);
         }
       } catch (err) {
         s.error = err.message;
@@ -68,35 +70,62 @@ export const Study = {
         s.active = await api.create("/me/education-sessions", { mode: "online", course: s.course });
         await beat();
         startTimers();
+        loadHistory(1);
       } catch (err) {
         s.error = err.message;
       } finally {
         s.busy = false;
       }
     };
-    const off = reactive({ mode: "offline", course: "", started: localNow(-60), ended: localNow(), photo: null, progress: null, error: "", info: "" });
+    const [history, loadHistory] = pagedList("/me/education-sessions");
+    // an offline / 集中教育 session: its photo (the camera's own file) through the upload flow, then the log.
+    // A retry sends neither the photo nor the log twice: the upload's id and (unless the server refused the log)
+    // the client_id are kept until it works.
+    const off = reactive({ mode: "offline", course: "", started: localNow(-60), ended: localNow(), photo: null, upload: null,
+      clientId: api.newId(), pos: null, progress: null, error: "", info: "", busy: false, retry: false });
+    position()
+      .then((p) => (off.pos = p))
+      .catch(() => {}); // the photo's claim then has its time only
+    const takePhoto = (files) => {
+      off.photo = files[0];
+      off.upload = null;
+      off.retry = false;
+    };
     const submitOffline = async (e) => {
       e.preventDefault();
       off.error = off.info = "";
       if (!off.photo) return (off.error = "请拍一张学习现场的照片");
+      off.busy = true;
       try {
-        const up = await api.upload(off.photo, "education", (f) => (off.progress = f));
+        if (!off.upload) off.upload = await api.upload(off.photo, "education", (f) => (off.progress = f));
         off.progress = null;
-        await api.create("/me/education-sessions", {
+        const logged = await api.create("/me/education-sessions", {
+          client_id: off.clientId,
           mode: off.mode,
           course: off.course,
           started_at: new Date(off.started).toISOString(),
           ended_at: new Date(off.ended).toISOString(),
-          upload_id: up.id,
+          upload_id: off.upload.id,
+          ...(off.pos ? { latitude: off.pos.latitude, longitude: off.pos.longitude } : {}),
         });
-        off.info = "已提交,待司法所确认后计入";
-        off.photo = null;
+        off.info = `${MODES[logged.mode]}已登记(${logged.claimed_minutes} 分钟),待司法所确认后计入`;
+        off.photo = off.upload = null;
+        off.retry = false;
+        off.course = "";
+        off.clientId = api.newId();
         reloadSum();
+        loadHistory(1);
       } catch (err) {
         off.progress = null;
         off.error = err.message;
+        off.retry = true; // the button says 重试: the photo already sent is not sent again
+        // refused (nothing was made): the corrected form is another create, so it gets another key
+        if (err.status >= 400 && err.status < 500) off.clientId = api.newId();
+      } finally {
+        off.busy = false;
       }
     };
+    const minutesOf = (x) => (x.mode === "online" ? x.credited_minutes : x.claimed_minutes);
     const mmss = (x) => `${Math.floor(x / 60)} 分 ${x % 60} 秒`;
     return () => {
       const m = sum.data;
@@ -128,15 +157,32 @@ export const Study = {
         h("form", { class: "card", onSubmit: submitOffline, "aria-label": "线下学习登记" }, [
           h("h2", "线下学习 / 集中教育登记"),
           field("学习方式", off, "mode", { options: [["offline", MODES.offline], ["centralised", MODES.centralised]] }),
-          field("学习内容", off, "course", { required: true, maxlength: 200 }),
+          field("学习内容", off, "course", { id: "f-off-course", required: true, maxlength: 200 }),
           field("开始时间", off, "started", { type: "datetime-local", required: true }),
           field("结束时间", off, "ended", { type: "datetime-local", required: true }),
-          cameraInput("拍摄学习照片", "edu", (files) => (off.photo = files[0])),
+          cameraInput("拍摄学习照片", "edu", takePhoto),
           h("p", off.photo ? "已拍照片 1 张" : "尚未拍照"),
           progress(off.progress),
           alert(off.error),
           notice(off.info),
-          h(vant.Button, { type: "primary", block: true, nativeType: "submit" }, () => "提交登记"),
+          h(vant.Button, { type: "primary", block: true, nativeType: "submit", loading: off.busy }, () => (off.retry ? "重试" : "提交登记")),
+        ]),
+        h("section", { "aria-label": "我的学习记录" }, [
+          h("h2", "我的学习记录"),
+          alert(history.error),
+          h(
+            "ul",
+            { class: "list" },
+            history.items.map((x) =>
+              h("li", { class: "card", "aria-label": `${MODES[x.mode]} ${x.course} ${label("education_status", x.status)}` }, [
+                h("p", [h("strong", `${MODES[x.mode]}:${x.course}`), ` ${label("education_status", x.status)}`]),
+                h("p", { class: "time" }, `${fmtTime(x.started_at)}${x.ended_at ? ` 至 ${fmtTime(x.ended_at).slice(11)}` : ""} · ${minutesOf(x) || 0} 分钟` + (x.upload_id ? " · 有照片" : "")),
+                x.verification_note ? h("p", `审核意见:${x.verification_note}`) : null,
+              ]),
+            ),
+          ),
+          history.loaded && !history.items.length ? h("p", "还没有学习记录") : null,
+          loadMore(history.more, () => loadHistory(history.page + 1)),
         ]),
       ]);
     };

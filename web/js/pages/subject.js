@@ -14,7 +14,9 @@ import {
   loader,
   loading,
   loadMore,
+  NOTIFICATION_EVENT,
   notice,
+  onWindow,
   pagedList,
   position,
   progress,
@@ -61,13 +63,23 @@ function scoreCard(sc) {
 
 export const Home = {
   setup() {
+    const unreadCount = async () => (await api.page("/me/notifications", { page_size: 50 })).items.filter((n) => !n.read_at).length;
     const [s] = loader(async () => {
-      const [schedule, score, notes] = await Promise.all([
+      const [schedule, score, unread] = await Promise.all([
         api.get("/me/checkin-schedule").catch(() => null),
         api.get("/me/score").catch(() => null),
-        api.page("/me/notifications", { page_size: 50 }),
+        unreadCount(),
       ]);
-      return { schedule, score, unread: notes.items.filter((n) => !n.read_at).length };
+      return { schedule, score, unread };
+    });
+    // a live notification (live.js): count the unread messages again
+    onWindow(NOTIFICATION_EVENT, async () => {
+      try {
+        const unread = await unreadCount();
+        if (s.data) s.data.unread = unread;
+      } catch {
+        // the count stays as it was; the next visit reads it again
+      }
     });
     const menu = [
       ["打卡", "/checkin"],
@@ -112,10 +124,16 @@ function checkinResult(c, reasons) {
   if (!c) return null;
   let text = `打卡结果:${label("checkin_status", c.status)}`;
   if (c.status === "counted") text += `(${label("outcome", c.outcome)})`;
+  const why = reasons || [];
   return h("section", { class: "card result", role: "status", "aria-live": "polite" }, [
     h("p", { class: "status-" + c.status }, text),
     c.inside_area === false ? h("p", { class: "warn" }, `不在允许活动范围内(距离约 ${Math.round(c.distance_m)} 米)`) : null,
-    ...(reasons || []).map((r) => h("p", { class: "warn" }, r.message)),
+    why.length
+      ? h("div", { class: "suspect", "aria-label": "照片存疑的原因" }, [
+          h("p", { class: "warn" }, c.status === "invalid" ? "照片未通过核验,原因:" : "照片存疑,司法所将人工核查,原因:"),
+          h("ul", why.map((r) => h("li", { class: "warn" }, r.message))),
+        ])
+      : null,
   ]);
 }
 
@@ -430,6 +448,7 @@ export const Score = {
 export const Messages = {
   setup() {
     const [list, load] = pagedList("/me/notifications");
+    onWindow(NOTIFICATION_EVENT, () => load(1)); // a live notification (live.js): read the list again
     const read = async (n) => {
       if (n.read_at) return;
       try {
