@@ -10,14 +10,18 @@ from flask.views import MethodView
 from sqlalchemy import func, select
 
 from backend.db import db
+from backend.errors import DomainError
 from backend.models import Subject, User
+from backend.models.scoring import SubjectScore
 from backend.services.core import crypto
 from backend.services.identity import access
+from backend.services.scoring import rules as score_rules
 from backend.services.subjects import idcard, profiles
 from mobile_api.common.schemas import CodeIn, SubjectOut
 from mobile_api.http.blueprint import Blueprint
+from mobile_api.http.exports import page_rows
 from mobile_api.http.idempotent import idempotent
-from mobile_api.http.pagination import CSV_MAX_ROWS, csv_stream, paginate, pagination_header, wants_csv
+from mobile_api.http.pagination import CSV_MAX_ROWS, csv_stream, pagination_header, wants_csv
 from mobile_api.http.security import authorize
 from mobile_api.staff.schemas import (
     ActivationCodeOut,
@@ -25,6 +29,7 @@ from mobile_api.staff.schemas import (
     EnrolOut,
     RevealQuery,
     SubjectDetailOut,
+    SubjectListOut,
     SubjectPatchIn,
     SubjectQuery,
 )
@@ -36,15 +41,45 @@ blp = Blueprint(
 CSV_CHUNK = 500
 
 
-def _filtered(args: dict):
-    stmt = access.scoped_subjects(g.actor).order_by(Subject.id)
+class _Listed:
+    """A subject of the list with its stored score; its grade named and coloured by the rule set in force."""
+
+    def __init__(self, subject: Subject, total: int | None, grade: str | None, base_pending: bool | None, bands):
+        self._subject = subject
+        band = bands.get(grade)
+        self.score_total = total
+        self.grade = grade
+        self.grade_name = band.name if band else None
+        self.colour = band.colour if band else None
+        self.base_pending = base_pending
+
+    def __getattr__(self, name: str):
+        return getattr(self._subject, name)
+
+
+def _bands() -> dict:
+    return {b.code: b for b in score_rules.current(db.session).bands}
+
+
+def _filtered(args: dict, bands: dict):
+    """The subjects of my jurisdiction that match, each with its score row: one SELECT (subjects ⟕ subject_scores)."""
+    stmt = (
+        select(Subject, SubjectScore.total, SubjectScore.grade, SubjectScore.base_pending)
+        .outerjoin(SubjectScore, SubjectScore.subject_id == Subject.id)
+        .where(access.subject_scope(g.actor))
+        .order_by(Subject.id)
+    )
     if args["q"]:
         stmt = stmt.where(Subject.name.contains(args["q"], autoescape=True))
     if args["id_number"]:
         stmt = stmt.where(Subject.id_number_hash == crypto.lookup_hash(idcard.normalise(args["id_number"])))
-    for key in ("status", "supervision_level", "office_id", "grid_id"):
+    for key in ("status", "supervision_level", "risk_level", "office_id", "grid_id"):
         if args[key] is not None:
             stmt = stmt.where(getattr(Subject, key) == args[key])
+    if args["grade"] is not None:
+        if args["grade"] not in bands:
+            raise DomainError("VALIDATION_FAILED", {"grade": [f"one of {', '.join(bands)}"]})
+        stmt = stmt.where(SubjectScore.grade == args["grade"])
     if args["start_from"]:
         stmt = stmt.where(Subject.start_date >= args["start_from"])
     if args["start_to"]:
@@ -56,28 +91,37 @@ def _export(args: dict) -> Response:
     """Stream every match (up to CSV_MAX_ROWS, read CSV_CHUNK at a time) as CSV; the export is audited first."""
     filters = {k: str(v) for k, v in args.items() if v is not None and k not in ("page", "page_size")}
     filters.pop("id_number", None)  # never into the audit log in plain
-    stmt = _filtered(args).limit(CSV_MAX_ROWS)
+    bands = _bands()
+    stmt = _filtered(args, bands).limit(CSV_MAX_ROWS)
     count = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     profiles.record_export(g.actor, count, filters)
-    out = SubjectOut()  # the ID number masked (id_number_masked), never plain
+    out = SubjectListOut()  # the ID number masked (id_number_masked), never plain
 
     def rows() -> Iterator[dict]:  # runs while the response streams, in the request's session (removed after)
-        for subject in db.session.scalars(stmt.execution_options(yield_per=CSV_CHUNK)):
-            yield out.dump(subject)
+        for row in db.session.execute(stmt.execution_options(yield_per=CSV_CHUNK)):
+            yield out.dump(_Listed(*row, bands))
 
     return csv_stream(rows(), "subjects", list(out.fields))
+
+
+def _page(args: dict) -> tuple[list[_Listed], dict]:
+    """One page of the list: a count and one SELECT of the page's subjects with their scores."""
+    bands = _bands()
+    rows, meta = page_rows(_filtered(args, bands), args["page"], args["page_size"])
+    return [_Listed(*row, bands) for row in rows], meta
 
 
 @blp.route("")
 class Subjects(MethodView):
     @authorize("subject.list")
     @blp.arguments(SubjectQuery, location="query")
-    @blp.response(200, SubjectOut(many=True))
+    @blp.response(200, SubjectListOut(many=True))
     def get(self, args):
-        """List and search the subjects of my jurisdiction (CSV of every match with Accept: text/csv)."""
+        """List and search the subjects of my jurisdiction, each with its score total, grade and colour; filter by
+        office, grid, status, supervision or risk level, grade (CSV of every match with Accept: text/csv)."""
         if wants_csv():
             return _export(args)
-        items, meta = paginate(db.session, _filtered(args), args["page"], args["page_size"])
+        items, meta = _page(args)
         return items, 200, pagination_header(meta)
 
     @authorize("subject.enrol")

@@ -145,6 +145,7 @@ def test_officer_numbers(client, world, fixture):
         "overdue_work": 1,
         "unhandled_warnings": 1,
         "open_suggestions": 1,
+        "checkins": {"due": 0, "on_time": 0, "late": 0, "missed": 0, "rate_pct": None, "subjects_missed": 0},
     }
 
 
@@ -165,6 +166,7 @@ def test_bureau_numbers_per_office_and_trend(client, world, fixture):
         "overdue_work": 0,
         "unhandled_warnings": 1,
         "open_suggestions": 1,
+        "checkins": {"due": 0, "on_time": 0, "late": 0, "missed": 0, "rate_pct": None, "subjects_missed": 0},
     }
     assert offices[world.units["office_A"]]["subjects"] == 5
     trend = {t["date"]: (t["subjects"], t["average"]) for t in b["trend"]}

@@ -346,6 +346,20 @@ def list_query(actor: Actor, args: dict) -> Select:
     return stmt.order_by(CheckIn.id.desc())
 
 
+def staff_list_query(actor: Actor, subject_id: int, args: dict) -> Select:
+    """A subject of the caller's jurisdiction: its check-ins, newest first (404 outside it; ``subject.read``)."""
+    access.require(actor, "subject.read")
+    subject = access.get_subject(db.session, actor, subject_id)
+    stmt = select(CheckIn).where(CheckIn.subject_id == subject.id)
+    if args.get("status"):
+        stmt = stmt.where(CheckIn.status == args["status"])
+    if args.get("date_from"):
+        stmt = stmt.where(CheckIn.received_at >= periods.local_midnight(args["date_from"]))
+    if args.get("date_to"):
+        stmt = stmt.where(CheckIn.received_at < periods.local_midnight(args["date_to"] + timedelta(days=1)))
+    return stmt.order_by(CheckIn.received_at.desc(), CheckIn.id.desc())
+
+
 def _period_view(session: Session, subject_id: int, p: periods.Period | None) -> dict | None:
     if p is None:
         return None

@@ -246,3 +246,26 @@ def list_own(actor: Actor, args: dict) -> Select:
     if args.get("status"):
         stmt = stmt.where(ServiceReport.status == args["status"])
     return stmt.order_by(ServiceReport.id.desc())
+
+
+def staff_list_query(actor: Actor, subject_id: int, args: dict) -> Select:
+    """A subject of the caller's jurisdiction: its community-service reports, newest first (404 outside it)."""
+    access.require(actor, "subject.read")
+    subject = access.get_subject(db.session, actor, subject_id)
+    stmt = select(ServiceReport).where(ServiceReport.subject_id == subject.id)
+    if args.get("status"):
+        stmt = stmt.where(ServiceReport.status == args["status"])
+    return stmt.order_by(ServiceReport.started_at.desc(), ServiceReport.id.desc())
+
+
+def staff_get(actor: Actor, report_id: int) -> ServiceReport:
+    """One community-service report of a subject in the caller's jurisdiction, else 404 (verification screen)."""
+    access.require(actor, "subject.read")
+    r = db.session.scalar(
+        select(ServiceReport)
+        .join(Subject, Subject.id == ServiceReport.subject_id)
+        .where(ServiceReport.id == report_id, access.subject_scope(actor))
+    )
+    if r is None:
+        raise NotFound("service report")
+    return r

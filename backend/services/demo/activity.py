@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.models import Subject, Warning, utcnow
+from backend.models import OrgUnit, Subject, Upload, Warning, utcnow
+from backend.models.checkin import CheckIn
 from backend.models.request import SubjectRequest
 from backend.models.scoring import SubjectScore
-from backend.services.activities import requests
+from backend.services.activities import geofence, requests
 from backend.services.core import jobruns
 from backend.services.core.actors import Actor
 from backend.services.core.warnings import raise_warning
@@ -115,20 +116,73 @@ def _subject_activity(s: Session, subject: Subject, n: int, today: date, created
                 break
             _emit(subject, n, "CHECKIN_MISSED", f"w{7 * week + 1}", _at(today, 7 * week + 1, 22), 1, created)
     if n % 10 == 4:  # a check-in outside the area, not confirmed yet: an open warning, no penalty
-        exists = s.scalar(
-            select(Warning.id).where(Warning.subject_id == subject.id, Warning.kind == "GEOFENCE").limit(1)
-        )
-        if exists is None:
-            w, _ = raise_warning(
-                s,
-                subject,
-                "GEOFENCE",
-                "medium",
-                "报到位置超出活动范围,请核实",
-                period_key=f"demo:{n}",
-                details={"distance_m": 1800 + 40 * n, "demo": True},
-            )
-            created.append(f"warning:{w.id}")
+        _outside_checkin(s, subject, n, today, created)
+
+
+def _outside_checkin(s: Session, subject: Subject, n: int, today: date, created: list) -> None:
+    """A counted check-in a few km east of the district's edge (萧山) and its open GEOFENCE warning, which names
+    the check-in, so an officer can confirm the breach (GEOFENCE_BREACH) or clear it as on real data. An older
+    demo warning without its check-in (seeded before this) gets one attached."""
+    warning = s.scalar(
+        select(Warning)
+        .where(Warning.subject_id == subject.id, Warning.kind == "GEOFENCE")
+        .order_by(Warning.id)
+        .limit(1)
+    )
+    if warning is not None and isinstance((warning.details or {}).get("checkin_id"), int):
+        return
+    at = _at(today, 2, 10)
+    if at.date() < subject.start_date:
+        return
+    lat, lon = 30.10, 120.17 + 0.002 * (n // 10)
+    office = s.get(OrgUnit, subject.office_id)
+    district = s.get(OrgUnit, office.parent_id) if office is not None and office.parent_id else None
+    distance = geofence.distance_to_area(district.area, lat, lon) if district is not None and district.area else None
+    upload = Upload(
+        owner_id=subject.user_id,
+        subject_id=subject.id,
+        purpose="checkin",
+        status="accepted",
+        declared_type="image/jpeg",
+        size_bytes=0,
+        sha256="0" * 64,
+        storage_key=f"originals/demo/checkin-s{n}-outside",
+        upload_expires_at=at,
+        completed_at=at,
+        checked_at=at,
+        record_type="checkin",
+    )
+    s.add(upload)
+    s.flush()
+    checkin = CheckIn(
+        subject_id=subject.id,
+        client_id=f"demo-outside-{n}",
+        upload_id=upload.id,
+        latitude=lat,
+        longitude=lon,
+        accuracy_m=20.0,
+        captured_at=at,
+        received_at=at,
+        status="counted",
+        counted_at=at,
+        time_basis="received",
+        outcome="extra",
+        inside_area=False,
+        distance_m=round(distance, 1) if distance is not None else None,
+        area_basis=f"district:{district.id}" if district is not None else None,
+        classified_at=at,
+    )
+    s.add(checkin)
+    s.flush()
+    upload.record_id = str(checkin.id)
+    created.append(f"checkin:{checkin.id}")
+    if warning is None:
+        warning = geofence.warn_outside(s, subject, checkin)
+        created.append(f"warning:{warning.id}")
+    else:  # the demo warning of an older seed: now about this check-in
+        warning.details = {**(warning.details or {}), "checkin_id": checkin.id, "distance_m": checkin.distance_m}
+        warning.evidence = [{"kind": "checkin", "id": checkin.id}, {"kind": "upload", "id": upload.id}]
+    checkin.warning_id = warning.id
 
 
 def _leave(s: Session, subject: Subject, today: date, created: list) -> None:

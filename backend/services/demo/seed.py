@@ -24,7 +24,7 @@ from backend.services.core import audit, crypto
 from backend.services.demo.activity import RED, seed_activity
 from backend.services.identity import passwords
 from backend.services.identity.users import create_user
-from backend.services.subjects import idcard
+from backend.services.subjects import idcard, levels
 from backend.services.subjects.orgs import create_unit
 
 FUYANG_AREA = {  # a simplified outline of 富阳区: a GeoJSON Polygon, one closed counterclockwise ring of [lon, lat]
@@ -138,6 +138,7 @@ def _subject(s: Session, n: int, rng: random.Random, today: date, units: dict, s
     )
     s.add(subject)
     s.flush()
+    levels.record_start(s, subject, officer.id)  # the level history, as an enrolment writes it
     provincial = rng.randrange(560, 980)
     if n % 7 != 0:  # every 7th stays without an imported base (provisional base, base_pending)
         s.add(

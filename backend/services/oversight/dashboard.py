@@ -7,6 +7,9 @@ effective ones: a subject whose public base is still pending is counted as ``bas
 a score row yet as ``unscored``; the score distribution and the trend cover every subject with a score.
 The 30-day trend is rebuilt backwards from today's totals and the dated score changes (each change's
 delta taken off the days before it), so it needs one GROUP BY, not a row per subject and day.
+Check-in compliance counts the periods decided in the same 30 days from the ledger's period events
+(CHECKIN_ONTIME, CHECKIN_LATE, CHECKIN_MISSED; one per period, a revoked one not counted) and the
+subjects with a miss, per office in one GROUP BY; the totals are the offices' sums.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sqlalchemy.orm import Session
 from backend.db import db
 from backend.models import OrgUnit, Subject, Warning, utcnow
 from backend.models.field import Suggestion
-from backend.models.scoring import ScoreChange, SubjectScore
+from backend.models.scoring import ScoreChange, ScoreEvent, SubjectScore
 from backend.services.core.actors import Actor
 from backend.services.identity import access
 from backend.services.oversight import inbox
@@ -30,6 +33,9 @@ from backend.services.scoring.sql import is_pg
 TZ = ZoneInfo("Asia/Shanghai")
 TREND_DAYS = 30
 BUCKET = 50
+#: the ledger's period events, in the order of _compliance's arguments: each decided check-in period has
+#: exactly one (docs/checkins.md#placement)
+PERIOD_RULES = ("CHECKIN_ONTIME", "CHECKIN_LATE", "CHECKIN_MISSED")
 access.allow("dashboard.read", access.STAFF)
 
 
@@ -46,6 +52,7 @@ def build(actor: Actor, office_id: int | None = None, now: datetime | None = Non
     with db.tx():
         rules = current_rules(s)
     pop = _population(actor, office_id)
+    checkins = _checkins(s, pop, now)
     return {
         "as_of": now,
         "office_id": office_id,
@@ -55,7 +62,8 @@ def build(actor: Actor, office_id: int | None = None, now: datetime | None = Non
         "work": _work(s, actor, office_id, now),
         "warnings": _warnings(s, pop, now),
         "suggestions": _suggestions(s, pop),
-        "offices": _offices(s, rules, actor, office_id, now),
+        "checkins": checkins["total"],
+        "offices": _offices(s, rules, actor, office_id, now, checkins["by_office"]),
     }
 
 
@@ -190,6 +198,53 @@ def _warnings(s: Session, pop, now: datetime) -> dict:
     return {"unhandled": sum(k["open"] + k["acknowledged"] for k in by_kind), "by_kind": by_kind}
 
 
+def _compliance(on_time: int, late: int, missed: int) -> dict:
+    due = on_time + late + missed
+    rate = round(100 * (on_time + late) / due, 1) if due else None
+    return {"due": due, "on_time": on_time, "late": late, "missed": missed, "rate_pct": rate}
+
+
+def checkin_window(now: datetime) -> tuple[date, datetime]:
+    """The compliance window: its first Shanghai day (today and the 29 days before it) and that day's start."""
+    first = now.astimezone(TZ).date() - timedelta(days=TREND_DAYS - 1)
+    return first, datetime.combine(first, time(0), TZ)
+
+
+def _checkins(s: Session, pop, now: datetime) -> dict:
+    """Check-in periods decided in the window, in total and per office (docs/warnings-and-suggestions.md#dashboard).
+
+    A period is decided by its one ledger event: on time or late when a check-in was placed in it (at the
+    check-in's counted time), missed when its late window closed without one (at due + 24 h). Events
+    revoked (an upheld appeal) do not count.
+    """
+    first, since = checkin_window(now)
+    live = and_(
+        ScoreEvent.rule_code.in_(PERIOD_RULES),
+        ScoreEvent.status != "revoked",
+        ScoreEvent.occurred_at >= since,
+        ScoreEvent.occurred_at <= now,
+    )
+    missed = ScoreEvent.rule_code == "CHECKIN_MISSED"
+    rows = s.execute(
+        select(
+            Subject.office_id,
+            *(func.sum(case((ScoreEvent.rule_code == rule, 1), else_=0)) for rule in PERIOD_RULES),
+            func.count(func.distinct(case((missed, ScoreEvent.subject_id)))),
+        )
+        .select_from(ScoreEvent)
+        .join(Subject, Subject.id == ScoreEvent.subject_id)
+        .where(pop, live)
+        .group_by(Subject.office_id)
+    ).all()
+    by_office = {
+        oid: _compliance(*(int(n or 0) for n in counts)) | {"subjects_missed": int(people or 0)}
+        for oid, *counts, people in rows
+    }
+    sums = [sum(r[key] for r in by_office.values()) for key in ("on_time", "late", "missed", "subjects_missed")]
+    total = _compliance(*sums[:3]) | {"subjects_missed": sums[3]}
+    return {"total": {"from": first, "days": TREND_DAYS, **total}, "by_office": by_office}
+
+
 def _suggestions(s: Session, pop) -> dict:
     rows = s.execute(
         select(Suggestion.status, Suggestion.outcome, Suggestion.dismiss_reason, Suggestion.category, func.count())
@@ -209,7 +264,9 @@ def _suggestions(s: Session, pop) -> dict:
     return {"total": sum(out["by_status"].values()), **out}
 
 
-def _offices(s: Session, rules, actor: Actor, office_id: int | None, now: datetime) -> list[dict]:
+def _offices(
+    s: Session, rules, actor: Actor, office_id: int | None, now: datetime, checkins: dict[int, dict]
+) -> list[dict]:
     pop = _population(actor, office_id)
     colour = {b.code: b.colour for b in rules.bands}
     rows = s.execute(
@@ -239,6 +296,7 @@ def _offices(s: Session, rules, actor: Actor, office_id: int | None, now: dateti
     names = dict(s.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(list(offices) or [0]))).tuples().all())
     for oid, o in offices.items():
         o["name"] = names.get(oid, "")
+        o["checkins"] = checkins.get(oid) or _compliance(0, 0, 0) | {"subjects_missed": 0}
     return [offices[k] for k in sorted(offices)]
 
 
@@ -252,6 +310,7 @@ def _office_row(oid: int) -> dict:
         "overdue_work": 0,
         "unhandled_warnings": 0,
         "open_suggestions": 0,
+        "checkins": {},
     }
 
 

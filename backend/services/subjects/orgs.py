@@ -57,3 +57,27 @@ def subtree(session: Session, unit_id: int) -> list[OrgUnit]:
     if root is None:
         return []
     return list(session.scalars(select(OrgUnit).where(OrgUnit.path.like(root.path + "%")).order_by(OrgUnit.path)))
+
+
+access.allow("org.staff_read", {"officer", "bureau"})
+_LEVEL_ORDER = {"province": 0, "city": 1, "district": 2, "office": 3, "grid": 4}
+
+
+def staff_units(session: Session, actor: Actor) -> list[OrgUnit]:
+    """The units a staff user works in: an officer's offices, their grids and their district; a bureau user's
+    district, its offices and their grids. District first, then offices, then grids (each by id)."""
+    access.require(actor, "org.staff_read")
+    if actor.role == "officer":
+        offices = select(OrgUnit.id).where(OrgUnit.id.in_(actor.unit_ids or [-1]), OrgUnit.level == "office")
+    else:
+        offices = access.district_office_ids(actor.unit_ids)
+    office_rows = list(session.scalars(select(OrgUnit).where(OrgUnit.id.in_(offices))))
+    office_ids = [o.id for o in office_rows]
+    above = {int(i) for o in office_rows for i in o.path.strip("/").split("/") if i.isdigit()}
+    if actor.role == "bureau":
+        above |= set(actor.unit_ids)
+    districts = list(session.scalars(select(OrgUnit).where(OrgUnit.id.in_(above or [-1]), OrgUnit.level == "district")))
+    grids = list(
+        session.scalars(select(OrgUnit).where(OrgUnit.parent_id.in_(office_ids or [-1]), OrgUnit.level == "grid"))
+    )
+    return sorted([*districts, *office_rows, *grids], key=lambda u: (_LEVEL_ORDER.get(u.level, 9), u.id))
