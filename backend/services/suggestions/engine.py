@@ -3,9 +3,10 @@
 Rules: docs/warnings-and-suggestions.md#suggestions.
 
 ``evaluate`` runs every enabled trigger of the version in force as one set-based query over all subjects
-(or a few, after a high-severity signal) and inserts the suggestions in batches with ON CONFLICT DO
-NOTHING against the partial unique index (subject, kind) of live suggestions, so running it twice, or
-twice at the same moment, never makes a duplicate. A closed suggestion keeps its trigger quiet for the
+(or a few, after a high-severity signal) and inserts the suggestions with ON CONFLICT DO NOTHING against
+the partial unique index (subject, kind) of live suggestions (on PostgreSQL staged with COPY, then one
+INSERT … SELECT per trigger; elsewhere in batches), so running it twice, or twice at the same moment,
+never makes a duplicate. A closed suggestion keeps its trigger quiet for the
 trigger's cooldown. One audit row per run (counts and a digest of the ids), one notification per officer.
 
 Officers accept, dismiss (with a coded reason) or mark done (with a coded outcome); the same action again
@@ -14,13 +15,14 @@ returns the suggestion as it is (200), an action the state does not allow is 409
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import Select, case, select, text
 from sqlalchemy.orm import Session
 
-from backend.db import db
+from backend.db import db, is_pg, pg_raw
 from backend.errors import DomainError, NotFound, register
 from backend.models import Subject, utcnow
 from backend.models.field import Suggestion
@@ -124,6 +126,8 @@ def evaluate(now: datetime | None = None, subject_ids: tuple[int, ...] | None = 
     per_trigger: dict[str, int | str] = {}
     created: list[tuple[int, int | None]] = []
     with db.tx() as s:
+        if is_pg(s):  # a few large one-off statements: compiling them (JIT) costs more than it saves
+            s.execute(text("SET LOCAL jit = off"))
         version, triggers = suggestion_triggers.current(s)
         for t in triggers:
             if not t.get("enabled", True):
@@ -132,12 +136,9 @@ def evaluate(now: datetime | None = None, subject_ids: tuple[int, ...] | None = 
             found = EVALUATORS[t["kind"]](Eval(s, now, t["code"], t["cooldown_days"], subject_ids), t["params"])
             names = _rule_names(s, t)
             rows = [_row(t, version, sid, c, now, names) for sid, c in sorted(found.items())]
-            c = Suggestion.__table__.c
-            made = []
-            for i in range(0, len(rows), _BATCH):
-                made += insert_skipping_duplicates(s, Suggestion.__table__, rows[i : i + _BATCH], c.id, c.officer_id)
+            made = _write(s, rows)
             per_trigger[t["code"]] = len(made)
-            created += [(row.id, row.officer_id) for row in made]
+            created += [(new_id, officer) for new_id, officer in made]
         _tell_officers(s, [officer for _, officer in created])
         if subject_ids is not None and not created:
             return {"created": 0, "per_trigger": per_trigger, "trigger_version": version}  # a no-op signal run
@@ -149,6 +150,54 @@ def evaluate(now: datetime | None = None, subject_ids: tuple[int, ...] | None = 
             details={"trigger_version": version, "per_trigger": per_trigger, "scope": _scope(subject_ids)},
         )
     return {"created": len(created), "per_trigger": per_trigger, "trigger_version": version}
+
+
+#: the columns a new suggestion is written with (status 'open'; the rest are NULL until an officer acts)
+_COLUMNS = (
+    "subject_id",
+    "kind",
+    "category",
+    "priority",
+    "title",
+    "rationale",
+    "trigger_version",
+    "officer_id",
+    "office_id",
+    "due_at",
+    "created_at",
+)
+_STAGE = """CREATE TEMP TABLE IF NOT EXISTS suggestion_rows (subject_id integer, kind varchar(40),
+    category varchar(20), priority varchar(8), title varchar(200), rationale json, trigger_version integer,
+    officer_id integer, office_id integer, due_at timestamptz, created_at timestamptz) ON COMMIT DROP"""
+_FROM_STAGE = """INSERT INTO suggestions (subject_id, kind, category, priority, title, rationale, trigger_version,
+    officer_id, office_id, due_at, created_at, status)
+SELECT subject_id, kind, category, priority, title, rationale, trigger_version, officer_id, office_id, due_at,
+    created_at, 'open'
+FROM suggestion_rows ORDER BY subject_id ON CONFLICT DO NOTHING RETURNING id, officer_id"""
+
+
+def _write(s: Session, rows: list[dict]) -> list:
+    """Insert the new suggestions, skipping any that a live one of the kind already covers; (id, officer) rows.
+
+    PostgreSQL: COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT DO NOTHING (the
+    rationales travel as COPY text, not as one large bound JSON value); elsewhere batched inserts.
+    """
+    if not rows:
+        return []
+    if not is_pg(s):
+        c, made = Suggestion.__table__.c, []
+        for i in range(0, len(rows), _BATCH):
+            made += insert_skipping_duplicates(s, Suggestion.__table__, rows[i : i + _BATCH], c.id, c.officer_id)
+        return made
+    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    with pg_raw(s) as raw, raw.cursor() as cur:
+        cur.execute(_STAGE)
+        cur.execute("TRUNCATE suggestion_rows")
+        with cur.copy(f"COPY suggestion_rows ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row([dumps(r[k]) if k == "rationale" else r[k] for k in _COLUMNS])
+        cur.execute(_FROM_STAGE)
+        return cur.fetchall()
 
 
 def _scope(subject_ids: tuple[int, ...] | None) -> str:
