@@ -6,8 +6,6 @@ import { alert, button, confirm, field, go, h, notice, reactive, screen, state, 
 
 export const Login = {
   setup() {
-    // #/reset has no route of its own in main.js: unknown public paths show Login, which shows Reset there
-    if (state.route.path === "/reset") return () => h(Reset);
     const m = reactive({ username: "", password: "", error: "", busy: false });
     const submit = async (e) => {
       e && e.preventDefault();
@@ -45,80 +43,65 @@ export const Login = {
   },
 };
 
-export const Activate = {
-  setup() {
-    const m = reactive({ code: "", password: "", again: "", error: "", busy: false });
-    const submit = async (e) => {
-      e.preventDefault();
-      m.error = "";
-      if (m.password !== m.again) {
-        m.error = "两次输入的新密码不一致";
-        return;
-      }
-      m.busy = true;
-      try {
-        const s = await api.activate(m.code.trim(), m.password);
-        state.user = s.user;
-        go("/");
-      } catch (err) {
-        m.error = err.fieldMessage("password") ? `${err.message}:${err.fieldMessage("password")}` : err.message;
-      } finally {
-        m.busy = false;
-      }
-    };
-    return () =>
-      screen("激活账号", [
-        h("p", "请输入司法所给您的一次性激活码,并设置新密码。"),
-        h("form", { onSubmit: submit, "aria-label": "激活账号" }, [
-          field("激活码", m, "code", { autocomplete: "one-time-code", required: true }),
-          field("新密码", m, "password", { type: "password", autocomplete: "new-password", required: true }),
-          field("确认新密码", m, "again", { type: "password", autocomplete: "new-password", required: true }),
-          alert(m.error),
-          h(V.Button, { type: "primary", block: true, nativeType: "submit", loading: m.busy }, () => "激活"),
-        ]),
-      ]);
-  },
-};
+// A one-time code and a new password, twice, then logged in: activation (subjects) and reset (staff users).
+function codeForm({ title, intro, codeLabel, submitText, send, footer = null }) {
+  return {
+    setup() {
+      const m = reactive({ code: "", password: "", again: "", error: "", busy: false });
+      const submit = async (e) => {
+        e.preventDefault();
+        m.error = "";
+        if (m.password !== m.again) {
+          m.error = "两次输入的新密码不一致";
+          return;
+        }
+        m.busy = true;
+        try {
+          const s = await send(m.code.trim(), m.password);
+          state.user = s.user;
+          go("/");
+          queue.flush();
+        } catch (err) {
+          m.error = err.fieldMessage("password") ? `${err.message}:${err.fieldMessage("password")}` : err.message;
+        } finally {
+          m.busy = false;
+        }
+      };
+      return () =>
+        screen(title, [
+          h("p", intro),
+          h("form", { onSubmit: submit, "aria-label": title }, [
+            field(codeLabel, m, "code", { autocomplete: "one-time-code", required: true }),
+            field("新密码", m, "password", { type: "password", autocomplete: "new-password", required: true }),
+            field("确认新密码", m, "again", { type: "password", autocomplete: "new-password", required: true }),
+            alert(m.error),
+            h(V.Button, { type: "primary", block: true, nativeType: "submit", loading: m.busy }, () => submitText),
+          ]),
+          footer && footer(),
+        ]);
+    },
+  };
+}
+
+export const Activate = codeForm({
+  title: "激活账号",
+  intro: "请输入司法所给您的一次性激活码,并设置新密码。",
+  codeLabel: "激活码",
+  submitText: "激活",
+  send: (code, password) => api.activate(code, password),
+});
 
 // A staff user (工作人员, 网格员) who forgot the password: an admin issues a one-time reset code
 // (POST /admin/users/{id}/reset-code); with it a new password is set here and the user is logged in
 // (POST /auth/reset ends every other session). docs/roles.md#recovery
-export const Reset = {
-  setup() {
-    const m = reactive({ code: "", password: "", again: "", error: "", busy: false });
-    const submit = async (e) => {
-      e.preventDefault();
-      m.error = "";
-      if (m.password !== m.again) {
-        m.error = "两次输入的新密码不一致";
-        return;
-      }
-      m.busy = true;
-      try {
-        const s = await api.reset(m.code.trim(), m.password);
-        state.user = s.user;
-        go("/");
-        queue.flush();
-      } catch (err) {
-        m.error = err.fieldMessage("password") ? `${err.message}:${err.fieldMessage("password")}` : err.message;
-      } finally {
-        m.busy = false;
-      }
-    };
-    return () =>
-      screen("重置密码", [
-        h("p", "工作人员和网格员忘记密码时,请管理员签发一次性重置码,然后在这里设置新密码。重置后,其他设备上的登录都会退出。"),
-        h("form", { onSubmit: submit, "aria-label": "重置密码" }, [
-          field("重置码", m, "code", { autocomplete: "one-time-code", required: true }),
-          field("新密码", m, "password", { type: "password", autocomplete: "new-password", required: true }),
-          field("确认新密码", m, "again", { type: "password", autocomplete: "new-password", required: true }),
-          alert(m.error),
-          h(V.Button, { type: "primary", block: true, nativeType: "submit", loading: m.busy }, () => "重置密码并登录"),
-        ]),
-        h("p", { class: "notice" }, "社区矫正对象忘记密码,请联系司法所重新签发激活码,再用“激活账号”设置新密码。"),
-      ]);
-  },
-};
+export const Reset = codeForm({
+  title: "重置密码",
+  intro: "工作人员和网格员忘记密码时,请管理员签发一次性重置码,然后在这里设置新密码。重置后,其他设备上的登录都会退出。",
+  codeLabel: "重置码",
+  submitText: "重置密码并登录",
+  send: (code, password) => api.reset(code, password),
+  footer: () => h("p", { class: "notice" }, "社区矫正对象忘记密码,请联系司法所重新签发激活码,再用“激活账号”设置新密码。"),
+});
 
 export async function logout() {
   if (await confirm("退出登录", "确定退出登录吗?")) {
