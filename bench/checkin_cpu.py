@@ -18,6 +18,7 @@ import cProfile
 import itertools
 import json
 import os
+import os
 import pstats
 import random
 import secrets
@@ -115,7 +116,10 @@ def main() -> None:
         for _ in range(args.profile):
             checkin()
         prof.disable()
-        pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+        st = pstats.Stats(prof).sort_stats("cumulative")
+        st.print_stats(40)
+        if os.environ.get("CALLEES"):
+            st.print_callees(os.environ["CALLEES"])
     from backend.db import db
 
     db.dispose()

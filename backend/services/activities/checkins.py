@@ -23,7 +23,7 @@ from backend.errors import DomainError, NotFound, register
 from backend.models import Subject, Upload
 from backend.models.checkin import CheckIn
 from backend.models.scoring import ScoreEvent
-from backend.services.activities import checkin_pg, geofence, grade_effects, periods, policy
+from backend.services.activities import geofence, grade_effects, periods, policy
 from backend.services.core import audit, outbox, rowlocks
 from backend.services.core.actors import Actor
 from backend.services.core.handlers import handler
@@ -75,19 +75,15 @@ _INSERT = insert(CheckIn.__table__).returning(CheckIn.__table__.c.id)
 
 
 def _own_subject_and_retry(
-    session: Session, actor: Actor, client_id: str, upload_id: int, *, on_pg: bool = False
-) -> tuple[int, int | None, tuple | None, int | None]:
-    """The caller's subject id (404 if none), the id of its check-in with ``client_id`` (a retry), its
-    district (id, area) and, when ``on_pg``, the new check-in's id, in one statement of plain columns.
-    Unless it is a retry, a released subject is 409, and an upload ``upload_id`` the caller does not have is
-    UPLOAD_UNKNOWN (before the insert refers to it).
+    session: Session, actor: Actor, client_id: str, upload_id: int
+) -> tuple[int, int | None, tuple | None]:
+    """The caller's subject id (404 if none), the id of its check-in with ``client_id`` (a retry) and its
+    district (id, area), in one statement of plain columns. Unless it is a retry, a released subject is 409,
+    and an upload ``upload_id`` the caller does not have is UPLOAD_UNKNOWN (before the insert refers to it).
     """
     params = {"subject_id": actor.subject_id or -1, "client_id": client_id}
     params |= {"upload_id": upload_id, "owner_id": actor.user_id}
-    if on_pg:
-        row = checkin_pg.read(session, params)
-    else:
-        row = session.connection().execute(_SUBJECT_AND_RETRY, params).first()
+    row = session.connection().execute(_SUBJECT_AND_RETRY, params).first()
     if row is None:
         raise NotFound("subject")
     if row[2] is None:
@@ -95,7 +91,7 @@ def _own_subject_and_retry(
             raise DomainError("SUBJECT_RELEASED")
         if not row[3]:
             raise DomainError("UPLOAD_UNKNOWN", {"upload_id": [str(upload_id)]})
-    return row[0], row[2], (row[4], row[5]) if row[4] is not None else None, row[6] if on_pg else None
+    return row[0], row[2], (row[4], row[5]) if row[4] is not None else None
 
 
 #: what a check-in's create answers of the fields that its placement fills in later
@@ -156,16 +152,13 @@ def _create(
     actor: Actor, data: dict, *, offline: bool = False, kind: str = "checkin", request_id: int | None = None
 ) -> tuple[CheckIn, bool]:
     """``create``, and whether it created (False: a retry). The hot path of the subjects' app, so it writes
-    with plain statements: one read (subject, retry, district), the check-in's insert, the photo's
-    conditional update, the outbox row and the audit rows; on PostgreSQL, in three statements (``checkin_pg``)."""
+    with prebuilt Core statements, the same on every database: one read (subject, retry, district), the
+    check-in's insert, the photo's conditional update, the outbox row, and the audit rows at commit."""
     access.require(actor, "checkin.self")
     now = periods.now()
     claimed = data["captured_at"]
     with db.tx() as s:
-        on_pg = checkin_pg.usable(s)
-        subject_id, retry_id, district, new_id = _own_subject_and_retry(
-            s, actor, data["client_id"], data["upload_id"], on_pg=on_pg
-        )
+        subject_id, retry_id, district = _own_subject_and_retry(s, actor, data["client_id"], data["upload_id"])
         if retry_id is not None:
             return s.get(CheckIn, retry_id), False
         if claimed > now + CLOCK_SKEW:
@@ -195,10 +188,6 @@ def _create(
             "area_basis": geo.basis,
         }
         claim = Claim(claimed, lat, lon, time_tolerance=CHECKIN_TIME_TOLERANCE)
-        if on_pg:
-            values["id"] = new_id
-            checkin_pg.write(s, actor, values, claim.to_json())
-            return CheckIn(**values), True
         c = CheckIn(id=s.connection().execute(_INSERT, values).scalar_one(), **values)
         # the attachment checks (claim, duplicates, face check) need no request data: they run in a job
         attachments.attach(

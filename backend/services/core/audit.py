@@ -7,7 +7,6 @@ writers never fork the chain and the lock is held only for the last moment of th
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
@@ -17,12 +16,10 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from psycopg.types.json import Json
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from backend import runtime
-from backend.db import is_pg, pg_raw
 from backend.models import AuditLog, utcnow
 from backend.services.core.actors import SYSTEM, Actor
 
@@ -153,28 +150,7 @@ def _write_pending(session: Session) -> None:
         row["mac"] = compute_mac(prev_mac, SimpleNamespace(**row))
         rows.append(row)
         prev_id, prev_mac = row["id"], row["mac"]
-    if is_pg(session):
-        with pg_raw(session) as raw:  # the ORM's executemany costs half a millisecond on every audited write
-            for i in range(0, len(rows), _PG_BATCH):
-                batch = rows[i : i + _PG_BATCH]
-                raw.execute(_pg_insert(len(batch)), [v for r in batch for v in _pg_values(r)])
-    else:
-        session.connection().execute(_INSERT, rows)
-
-
-_COLUMNS = tuple(c.key for c in AuditLog.__table__.columns)
-_PG_BATCH = 500  # rows per INSERT (PostgreSQL takes at most 65,535 parameters in one statement)
-
-
-@functools.cache
-def _pg_insert(n: int) -> str:
-    """INSERT of ``n`` audit rows with positional parameters."""
-    one = f"({', '.join(['%s'] * len(_COLUMNS))})"
-    return f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) VALUES {', '.join([one] * n)}"  # noqa: S608 - no input
-
-
-def _pg_values(row: dict) -> list:
-    return [Json(row[c]) if c == "details" else row[c] for c in _COLUMNS]
+    session.connection().execute(_INSERT, rows)
 
 
 @event.listens_for(Session, "after_soft_rollback")
