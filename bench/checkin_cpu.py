@@ -18,7 +18,6 @@ import cProfile
 import itertools
 import json
 import os
-import os
 import pstats
 import random
 import secrets
@@ -109,7 +108,10 @@ def main() -> None:
     out["share_of_floor"] = {
         k: round(out["floor"][k] / out["checkin"][k], 3) for k in ("wall_ms", "cpu_ms")
     }  # fmt: skip
-    print(json.dumps(out, indent=2), flush=True)
+    for name in ("floor", "checkin"):
+        print(f"{name:<8} wall {out[name]['wall_ms']:>7} ms  cpu {out[name]['cpu_ms']:>7} ms per request")
+    print(f"share of the floor: wall {out['share_of_floor']['wall_ms']}, cpu {out['share_of_floor']['cpu_ms']}")
+    print(json.dumps({"bench": "checkin_cpu", **out}), flush=True)
     if args.profile:
         prof = cProfile.Profile(time.thread_time)
         prof.enable()
