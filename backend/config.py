@@ -77,6 +77,7 @@ class Settings:
     # reminders and delivery (docs/schedules.md#delivery)
     checkin_reminder_time: str = "09:00"  # Asia/Shanghai time of the check-in reminder on a period's due day
     notification_stream_s: int = 55  # longest life of one /me/notifications/stream response (test default: 0)
+    dashboard_cache_s: int = 60  # the dashboard's per-office figures are reused this long (test default: 0)
     sms_provider: str = "log"  # log | aliyun
     sms_idle_days: int = 3  # a check-in reminder also goes by SMS when the subject used no app session for this long
     sms_timeout_s: int = 10  # an SMS send without an answer by then is recorded as unknown (never resent)
@@ -212,6 +213,11 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
         "55 (test: 0)",
         "longest life of one /me/notifications/stream response before the app reconnects",
     ),
+    "DASHBOARD_CACHE_SECONDS": (
+        "dashboard_cache_s",
+        "60 (test: 0)",
+        "the dashboard's per-office figures are reused this long (its as_of says when they were counted); 0: never",
+    ),
     "SMS_PROVIDER": ("sms_provider", "log", "SMS gateway: log (writes a log line) or aliyun (Alibaba Cloud SMS)"),
     "SMS_IDLE_DAYS": (
         "sms_idle_days",
@@ -240,7 +246,8 @@ _ENV_FIELD = {var: f for var, (f, _d, _h) in VARIABLES.items()}
 #: EXPORT_RECIPIENT_KEY: without it no subject can be released (docs/score.md#release-and-export)
 PRODUCTION_REQUIRED = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DATA_KEY", "AUDIT_KEY", "EXPORT_RECIPIENT_KEY")
 S3_REQUIRED = ("S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY", "S3_SECRET_KEY")
-_INT_MIN = {"max_json_bytes": 1024, "trusted_proxies": 0}  # every other whole-number setting must be at least 1
+#: every other whole-number setting must be at least 1
+_INT_MIN = {"max_json_bytes": 1024, "trusted_proxies": 0, "dashboard_cache_s": 0}
 
 KNOWN_VARIABLES = frozenset(VARIABLES) | {"HOST", "PORT", "WEB_CONCURRENCY", "WEB_THREADS", "PROMETHEUS_MULTIPROC_DIR"}
 
@@ -410,6 +417,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
     _check_data_key(values["data_key"])
     if mode == "test":  # a test's stream ends once it sent what is stored, unless NOTIFICATION_STREAM_SECONDS says
         values.setdefault("notification_stream_s", 0)
+        values.setdefault("dashboard_cache_s", 0)  # and a dashboard always counts afresh
     _check_delivery(values)
     _networks(values.get("metrics_allow", Settings.metrics_allow))
     values["database_url"] = normalise_database_url(values["database_url"])

@@ -38,6 +38,13 @@ class ScoreEvent(Base):
     __table_args__ = (
         UniqueConstraint("rule_code", "source_kind", "source_id"),
         Index("ix_score_events_subject_rule_month", "subject_id", "rule_code", "month"),
+        # the dashboard's 30-day window of check-in period events, read from the index alone on PostgreSQL
+        Index(
+            "ix_score_events_rule_occurred",
+            "rule_code",
+            "occurred_at",
+            postgresql_include=["subject_id", "status"],
+        ),
         Index(
             "ix_score_events_expiring",
             "expires_at",
@@ -111,7 +118,11 @@ class ScoreChange(Base):
     """A dated change of a subject's score and its cause: the history the subject and staff see."""
 
     __tablename__ = "score_changes"
-    __table_args__ = (Index("ix_score_changes_subject_at", "subject_id", "at"),)
+    __table_args__ = (
+        Index("ix_score_changes_subject_at", "subject_id", "at"),
+        # the dashboard's 30-day trend: the changes of a window of time, read from the index alone on PostgreSQL
+        Index("ix_score_changes_at", "at", postgresql_include=["subject_id", "total_before", "total_after"]),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"))

@@ -14,7 +14,7 @@ from backend.models import Subject
 from backend.services.core import audit, crypto
 from backend.services.subjects import idcard
 from mobile_api.http.errors import respond
-from mobile_api.http.pagination import CSV_MAX_ROWS, csv_stream, prefers_csv
+from mobile_api.http.pagination import CSV_MAX_ROWS, csv_stream, page_meta, prefers_csv
 
 
 def masked(id_number_enc: str | None) -> str:
@@ -54,13 +54,7 @@ def page_rows(stmt: Select, page: int, page_size: int) -> tuple[list, dict]:
     """One page of result rows (not only their first column) and the X-Pagination metadata."""
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = db.session.execute(stmt.limit(page_size).offset((page - 1) * page_size)).all()
-    pages = (total + page_size - 1) // page_size
-    meta = {"total": total, "total_pages": pages, "page": page, "page_size": page_size}
-    if page > 1:
-        meta["previous_page"] = page - 1
-    if page < pages:
-        meta["next_page"] = page + 1
-    return rows, meta
+    return rows, page_meta(total, page, page_size)
 
 
 def _csv_only() -> bool:

@@ -32,13 +32,18 @@ def paginate(session: Session, stmt: Select, page: int, page_size: int) -> tuple
     """One page of ``stmt`` and the X-Pagination metadata (total, pages, neighbours)."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     items = list(session.scalars(stmt.limit(page_size).offset((page - 1) * page_size)))
+    return items, page_meta(total, page, page_size)
+
+
+def page_meta(total: int, page: int, page_size: int) -> dict:
+    """The X-Pagination metadata of a page of ``total`` matching items (total, pages, neighbours)."""
     pages = (total + page_size - 1) // page_size
     meta = {"total": total, "total_pages": pages, "page": page, "page_size": page_size}
     if page > 1:
         meta["previous_page"] = page - 1
     if page < pages:
         meta["next_page"] = page + 1
-    return items, meta
+    return meta
 
 
 def pagination_header(meta: dict) -> dict:

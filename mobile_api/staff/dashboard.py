@@ -19,5 +19,6 @@ class Dashboard(MethodView):
     @blp.arguments(DashboardQuery, location="query")
     @blp.response(200, DashboardOut)
     def get(self, args):
-        """Show the counts of my jurisdiction (or one office of it), per office, from aggregate queries."""
-        return dashboard.build(g.actor, args["office_id"])
+        """Show the counts of my jurisdiction (or one office of it), per office, from aggregate queries; ``as_of``
+        is when they were counted (each office's counts are reused for DASHBOARD_CACHE_SECONDS)."""
+        return dashboard.cached(g.actor, args["office_id"])

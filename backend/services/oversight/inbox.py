@@ -14,16 +14,38 @@ Routing is applied here, once, from each item's ``decider_role`` and office
 - a bureau user sees the items routed to the bureau in their district, plus every overdue item of the
   district (whoever should decide it).
 
-The whole listing (filter, order, page) is one SQL statement; providers live in ``oversight.providers``.
+The whole listing (filter, order, page and the number of matching items) is one SQL statement; providers
+live in ``oversight.providers``. Building that statement (ten providers, each a subquery) costs more than
+running it, so it is built once per shape (role, caller, kinds, which filters) and kept, with the varying
+values (the caller's offices, the time, the filter values, the page) as bound parameters; SQLAlchemy then
+finds its compiled form in its cache instead of walking the whole tree again.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Select, String, and_, case, false, func, literal, or_, select, type_coerce, union_all
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
+from backend.db import db
 from backend.models import OrgUnit, Subject, utcnow
 from backend.models.base import UTCDateTime
 from backend.services.core.actors import Actor
@@ -49,35 +71,139 @@ BUREAU_DECIDES_OVERDUE = frozenset(
 )
 
 
+#: the filters of ``list_query`` bound as parameters ``inbox_<name>`` (``overdue`` and ``kind`` shape the statement)
+FILTERS = ("subject_id", "office_id", "subtype", "due_before")
+#: statements kept by shape (see the module docstring); a few per staff user
+MEMO_SIZE = 512
+_memo: OrderedDict[tuple, Select] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def _memoised(key: tuple, make: Callable[[], Select]) -> Select:
+    """The statement of this shape, built by ``make`` the first time (least recently used dropped past MEMO_SIZE)."""
+    with _memo_lock:
+        stmt = _memo.get(key)
+        if stmt is not None:
+            _memo.move_to_end(key)
+            return stmt
+    stmt = make()
+    with _memo_lock:
+        _memo[key] = stmt
+        while len(_memo) > MEMO_SIZE:
+            _memo.popitem(last=False)
+    return stmt
+
+
+def scope_offices(session: Session, actor: Actor) -> list[int]:
+    """The offices of the actor's jurisdiction, as ``access.subject_scope`` defines it, resolved to a list.
+
+    An officer's are their assigned offices; a bureau user's the offices below their districts. Bound as a
+    list, the planner sees how many subjects the scope covers (behind a subquery it guessed a few hundred
+    of five thousand and walked the ledger subject by subject). Other roles have none.
+    """
+    if actor.role == "officer":
+        return sorted(actor.unit_ids)
+    if actor.role == "bureau":
+        return sorted(session.scalars(access.district_office_ids(actor.unit_ids)))
+    return []
+
+
 def typed_columns(sub) -> dict:
     """The provider's columns by name, the times typed as UTC (a provider may select a NULL due time)."""
     return {c: type_coerce(sub.c[c], UTCDateTime()) if c in ("due_at", "created_at") else sub.c[c] for c in COLUMNS}
 
 
-def _part(actor: Actor, kind: str, stmt: Select, now: datetime, routed: bool) -> Select:
-    """One provider's items for the actor: routed (the inbox) or every item in the jurisdiction (dashboard)."""
+def _now():
+    return bindparam("inbox_now", type_=UTCDateTime())
+
+
+def _part(actor: Actor | None, kind: str, stmt: Select) -> Select:
+    """One provider's items in the offices ``inbox_offices`` (``scope_offices``): routed to the actor (the
+    inbox), or every item (``actor`` None: the dashboard's counts)."""
     c = typed_columns(stmt.subquery())
     q = select(literal(kind, type_=String).label("kind"), *(c[n].label(n) for n in COLUMNS))
+    q = q.where(c["office_id"].in_(bindparam("inbox_offices", expanding=True)))
+    if actor is None:
+        return q
     if actor.role == "officer":
-        q = q.where(c["office_id"].in_(actor.unit_ids) if actor.unit_ids else false())
-        return q.where(c["decider_role"] == "officer") if routed else q
+        return q.where(c["decider_role"] == "officer")
     if actor.role == "bureau":
-        q = q.where(c["office_id"].in_(access.district_office_ids(actor.unit_ids)))
-        return q.where(or_(c["decider_role"] == "bureau", c["due_at"] < now)) if routed else q
+        return q.where(or_(c["decider_role"] == "bureau", c["due_at"] < _now()))
     return q.where(false())
 
 
-def items(actor: Actor, *, everything: bool = False, kinds: list[str] | None = None, now: datetime | None = None):
-    """The union of the providers' items for the actor (a subquery); ``everything``: not routed, only scoped."""
-    now = now or utcnow()
+def _items(actor: Actor | None, kinds: tuple[str, ...] | None):
+    """The union of the providers' items routed to ``actor``, or every item (None), in ``inbox_offices``."""
     parts = []
     for kind, p in sorted(PROVIDERS.items()):
         if kinds and kind not in kinds:
             continue
-        parts.append(_part(actor, kind, p.fn(None if everything else actor), now, routed=not everything))
+        parts.append(_part(actor, kind, p.fn(actor)))
     if not parts:
         parts = [select(*(literal(None).label(c) for c in ("kind", *COLUMNS))).where(false())]
     return union_all(*parts).subquery("inbox")
+
+
+def _params(session: Session, actor: Actor, now: datetime) -> dict:
+    return {"inbox_offices": scope_offices(session, actor), "inbox_now": now}
+
+
+def _shape(actor: Actor | None, *rest) -> tuple:
+    """What a kept statement depends on: the caller (a provider may drop items by user), the providers, ``rest``."""
+    who = (actor.role, actor.user_id) if actor is not None else None
+    return (who, tuple(PROVIDERS), db.is_sqlite, *rest)
+
+
+def _listing(
+    actor: Actor, kinds: tuple[str, ...] | None, given: tuple[str, ...], overdue_only: bool | None, paged: bool = False
+) -> Select:
+    """The filtered, ordered inbox of the shape: the filters in ``given`` bound as ``inbox_<name>``, and
+    ``overdue_only`` (None: overdue or not) built in.
+
+    ``paged``: one page (``inbox_limit``, ``inbox_offset``) with the number of matching items (``matching``);
+    the page is cut from the items before the subjects' and offices' names are joined to its rows alone.
+    """
+    box = _items(actor, kinds)
+    now = _now()
+    overdue = and_(box.c.due_at.is_not(None), box.c.due_at < now)
+    items = select(box)
+    for key in ("subject_id", "office_id", "subtype"):
+        if key in given:
+            items = items.where(box.c[key] == bindparam(f"inbox_{key}"))
+    if overdue_only is not None:
+        items = items.where(overdue if overdue_only else ~overdue)
+    if "due_before" in given:
+        items = items.where(box.c.due_at < bindparam("inbox_due_before", type_=UTCDateTime()))
+
+    def order(c) -> tuple:
+        late = and_(c.due_at.is_not(None), c.due_at < now)
+        return (
+            case((late, 0), else_=1),
+            case((c.due_at.is_(None), 1), else_=0),
+            c.due_at,
+            c.created_at,
+            c.kind,
+            c.item_id,
+        )
+
+    if paged:
+        items = items.add_columns(func.count().over().label("matching")).order_by(*order(box.c))
+        items = items.limit(bindparam("inbox_limit", type_=Integer)).offset(bindparam("inbox_offset", type_=Integer))
+    rows = items.subquery("items")
+    return (
+        select(rows, Subject.name.label("subject_name"), Subject.id_number_enc, OrgUnit.name.label("office_name"))
+        .join(Subject, Subject.id == rows.c.subject_id)
+        .join(OrgUnit, OrgUnit.id == rows.c.office_id)
+        .order_by(*order(rows.c))
+    )
+
+
+def _filters(f: dict) -> tuple[tuple, dict]:
+    """The shape of the filters (kinds asked for, filters given, overdue or not) and their parameters."""
+    given = tuple(k for k in FILTERS if f.get(k) is not None and (k != "due_before" or f[k]))
+    kinds = (f["kind"],) if f.get("kind") else None
+    overdue = None if f.get("overdue") is None else bool(f["overdue"])
+    return (kinds, given, overdue), {f"inbox_{k}": f[k] for k in given}
 
 
 def list_query(actor: Actor, f: dict | None = None, now: datetime | None = None) -> Select:
@@ -85,28 +211,30 @@ def list_query(actor: Actor, f: dict | None = None, now: datetime | None = None)
     access.require(actor, "inbox.read")
     f = f or {}
     now = now or utcnow()
-    box = items(actor, kinds=[f["kind"]] if f.get("kind") else None, now=now)
-    overdue = and_(box.c.due_at.is_not(None), box.c.due_at < now)
-    stmt = (
-        select(box, Subject.name.label("subject_name"), Subject.id_number_enc, OrgUnit.name.label("office_name"))
-        .join(Subject, Subject.id == box.c.subject_id)
-        .join(OrgUnit, OrgUnit.id == box.c.office_id)
+    shape, values = _filters(f)
+    stmt = _memoised(("list", *_shape(actor, *shape)), lambda: _listing(actor, *shape))
+    return stmt.params(**_params(db.session, actor, now), **values)
+
+
+def page(
+    session: Session, actor: Actor, f: dict, page: int, page_size: int, now: datetime | None = None
+) -> tuple[list, int]:
+    """One page of the caller's filtered inbox and how many items match, from one statement (a page past the
+    end asks for the count apart)."""
+    access.require(actor, "inbox.read")
+    now = now or utcnow()
+    shape, values = _filters(f)
+
+    params = _params(session, actor, now) | values
+    stmt = _memoised(("page", *_shape(actor, *shape)), lambda: _listing(actor, *shape, paged=True))
+    rows = session.execute(stmt, params | {"inbox_limit": page_size, "inbox_offset": (page - 1) * page_size}).all()
+    if rows:
+        return rows, rows[0].matching
+    counted = _memoised(
+        ("count", *_shape(actor, *shape)),
+        lambda: select(func.count()).select_from(_listing(actor, *shape).order_by(None).subquery()),
     )
-    for key in ("subject_id", "office_id", "subtype"):
-        if f.get(key) is not None:
-            stmt = stmt.where(box.c[key] == f[key])
-    if f.get("overdue") is not None:
-        stmt = stmt.where(overdue if f["overdue"] else ~overdue)
-    if f.get("due_before"):
-        stmt = stmt.where(box.c.due_at < f["due_before"])
-    return stmt.order_by(
-        case((overdue, 0), else_=1),
-        case((box.c.due_at.is_(None), 1), else_=0),
-        box.c.due_at,
-        box.c.created_at,
-        box.c.kind,
-        box.c.item_id,
-    )
+    return rows, session.scalar(counted, params) or 0
 
 
 def present(row, now: datetime | None = None, actor: Actor | None = None) -> dict:
@@ -143,12 +271,22 @@ def present(row, now: datetime | None = None, actor: Actor | None = None) -> dic
 
 def counts(session: Session, actor: Actor, now: datetime | None = None) -> list[dict]:
     """Open and overdue items by kind and office in the actor's jurisdiction (everything, not only routed)."""
+    return office_counts(session, scope_offices(session, actor), now)
+
+
+def office_counts(session: Session, offices: list[int], now: datetime | None = None) -> list[dict]:
+    """Open and overdue items by kind and office in ``offices`` (every item, whoever decides it)."""
     now = now or utcnow()
-    box = items(actor, everything=True, now=now)
-    late = case((and_(box.c.due_at.is_not(None), box.c.due_at < now), 1), else_=0)
-    rows = session.execute(
-        select(box.c.office_id, box.c.kind, func.count().label("open"), func.sum(late).label("overdue"))
-        .group_by(box.c.office_id, box.c.kind)
-        .order_by(box.c.office_id, box.c.kind)
-    )
+
+    def grouped() -> Select:
+        box = _items(None, None)
+        late = case((and_(box.c.due_at.is_not(None), box.c.due_at < _now()), 1), else_=0)
+        return (
+            select(box.c.office_id, box.c.kind, func.count().label("open"), func.sum(late).label("overdue"))
+            .group_by(box.c.office_id, box.c.kind)
+            .order_by(box.c.office_id, box.c.kind)
+        )
+
+    stmt = _memoised(("counts", *_shape(None)), grouped)
+    rows = session.execute(stmt, {"inbox_offices": offices, "inbox_now": now})
     return [{"office_id": r.office_id, "kind": r.kind, "open": r.open, "overdue": int(r.overdue or 0)} for r in rows]
