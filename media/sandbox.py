@@ -11,6 +11,8 @@ warm process instead of from the caller; the limits, the wire format and the err
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import select
@@ -31,6 +33,8 @@ class SandboxError(RuntimeError):
         self.detail = detail
 
 
+#: the answer pipe's buffer (Linux's default cap for an unprivileged process, /proc/sys/fs/pipe-max-size)
+_PIPE_BYTES = 1 << 20
 _exiting: list[int] = []  # children that answered and are still exiting: reaped later, without waiting
 
 
@@ -67,6 +71,8 @@ def run(fn: Callable[..., Result], *args, timeout_s: float = 60.0, memory_bytes:
 
     reap()
     read_fd, write_fd = os.pipe()
+    with contextlib.suppress(OSError):  # the answer (a display-size JPEG) in one write, not 64 KiB at a time
+        fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
     pid = forkserver.spawn(fn, args, memory_bytes, write_fd)  # a child of the small warm server, when one runs
     served = pid is not None
     if pid is None:

@@ -11,7 +11,8 @@ import os
 from collections.abc import Callable
 
 
-def _vm_size() -> int:
+def vm_size() -> int:
+    """This process's address space (VmSize), in bytes; 0 when /proc cannot tell."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
@@ -22,10 +23,11 @@ def _vm_size() -> int:
     return 0
 
 
-def _limit_memory(extra_bytes: int) -> None:
+def _limit_memory(extra_bytes: int, base: int | None = None) -> None:
+    """Cap the address space at ``extra_bytes`` beyond ``base`` (default: what the process has now)."""
     import resource
 
-    base = _vm_size()
+    base = base or vm_size()
     if base and extra_bytes > 0:
         limit = base + extra_bytes
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -34,13 +36,16 @@ def _limit_memory(extra_bytes: int) -> None:
 Result = tuple[dict, list[bytes]]
 
 
-def child(fn: Callable[..., Result], args: tuple, memory_bytes: int, out: int) -> None:
+def child(fn: Callable[..., Result], args: tuple, memory_bytes: int, out: int, base_vm: int | None = None) -> None:
+    """Compute ``fn(*args)`` under a cap of ``memory_bytes`` beyond ``base_vm`` (default: the address space
+    now), write the answer to ``out``, exit. A fork server's spare passes the size it had before it warmed
+    its heap, plus its request: the cap then counts from where a child forked with the request starts."""
     status = 0
     try:
         blobs: list[bytes] = []
         try:
             gc.disable()  # a short life: collecting would only touch (and so copy) the parent's pages
-            _limit_memory(memory_bytes)
+            _limit_memory(memory_bytes, base_vm)
             header, blobs = fn(*args)
             body = {"ok": header, "blobs": [len(b) for b in blobs]}
         except MemoryError:

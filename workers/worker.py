@@ -26,11 +26,14 @@ from rq.worker import Worker as _RQWorker
 import backend.registry  # noqa: F401 - every outbox handler
 import workers.jobs  # noqa: F401 - the job functions
 import workers.schedules  # noqa: F401 - the schedules the tick runs
-from media import forkserver
+from media import checks, forkserver
 from media.faces import preload
 from workers.outage import MAX_WAIT_S, REDIS_DOWN, Outage
 
 preload()  # the face models, loaded once here and shared by every forked work horse (issue 7)
+# Pillow's plugins, pillow_heif, pHash's first call: the face check's decode and the sandbox's caller need them
+# too, and a work horse that set them up itself paid ~180 ms per job (issue 20)
+checks.prepare()
 log = logging.getLogger("workers.worker")
 _RQ_RETRY_LINE = "could not connect to Redis instance"
 
