@@ -27,15 +27,32 @@ def old_columns(score_table) -> list:
     return [score_table.c[k].label(f"o_{k}") for k in VISIBLE]
 
 
-def apply(session: Session, rules: Rules, src, *, cause: str, ref: str | None, extra: list | None = None) -> dict:
+def apply(
+    session: Session,
+    rules: Rules,
+    src,
+    *,
+    cause: str,
+    ref: str | None,
+    extra: list | None = None,
+    only_changed: bool = False,
+) -> dict:
     """Write the derived values of ``src``'s subjects; returns counts and the subject ids written.
 
+    ``only_changed`` (SQLite; on PostgreSQL ``bulk.recompute`` passes only the rows that differ): write
+    only the rows where a derived column or the rule version differs from what is stored (a recompute of
+    an unchanged ledger then writes nothing); "subjects" still counts every subject of ``src``.
     ``extra`` (PostgreSQL only): scalar subqueries evaluated in the same statement, returned as "extra".
     """
     nv = derived_select(rules, src, carry=OLD)
     if is_pg(session):
         return _apply_cte(session, rules, nv.cte("nv"), cause, ref, extra or [])
-    return _apply_stepwise(session, rules, nv.subquery("nv"), cause, ref)
+    return _apply_stepwise(session, rules, nv.subquery("nv"), cause, ref, only_changed)
+
+
+def _differs(rules: Rules, nv):
+    """The stored row differs from the derived one (NULL-safe) or was derived under another version."""
+    return or_(*[T.c[c].is_distinct_from(nv.c[c]) for c in DERIVED_COLUMNS], T.c.rule_version != rules.version)
 
 
 def _values(rules: Rules, nv) -> dict:
@@ -128,14 +145,12 @@ def _apply_cte(session: Session, rules: Rules, nv, cause: str, ref: str | None, 
     return {"subjects": len(rows), "changed": written_n, "subject_ids": [r[0] for r in rows], "extra": extras}
 
 
-def _apply_stepwise(session: Session, rules: Rules, nv, cause: str, ref: str | None) -> dict:
+def _apply_stepwise(session: Session, rules: Rules, nv, cause: str, ref: str | None, only_changed: bool) -> dict:
     old = {r[0]: r[1:] for r in session.execute(select(nv.c.subject_id, *[nv.c[c] for c in OLD]))}
-    rows = session.execute(
-        update(T)
-        .where(T.c.subject_id == nv.c.subject_id, T.c.frozen == false())
-        .values(**_values(rules, nv))
-        .returning(T.c.subject_id, *[T.c[k] for k in VISIBLE])
-    ).all()
+    upd = update(T).where(T.c.subject_id == nv.c.subject_id, T.c.frozen == false())
+    if only_changed:
+        upd = upd.where(_differs(rules, nv))
+    rows = session.execute(upd.values(**_values(rules, nv)).returning(T.c.subject_id, *[T.c[k] for k in VISIBLE])).all()
     now, history, grades = utcnow(), [], []
     idx = {k: i for i, k in enumerate(VISIBLE)}
     for r in rows:
@@ -151,4 +166,5 @@ def _apply_stepwise(session: Session, rules: Rules, nv, cause: str, ref: str | N
     if history:
         session.execute(insert(C), history)
     effects.on_grade_changes(session, rules, _grade_changes(grades))
-    return {"subjects": len(rows), "changed": len(history), "subject_ids": [r[0] for r in rows]}
+    subjects = len(old) if only_changed else len(rows)
+    return {"subjects": subjects, "changed": len(history), "subject_ids": [r[0] for r in rows]}

@@ -2,7 +2,8 @@
 
 Every function runs in the caller's transaction under the exclusive score lock (single-subject changes
 wait for it), changes the scores with one UPDATE … FROM a derived select, and records one history row
-per subject whose visible score changed, plus the grade effects (``apply``).
+per subject whose visible score changed, plus the grade effects (``apply``). A recompute writes only the
+score rows that come out different (on PostgreSQL one CREATE TABLE AS reads the ledger and keeps those).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from backend.models import PublicCreditBase, Subject, utcnow
 from backend.models.base import UTCDateTime
 from backend.models.scoring import DIMENSIONS, ScoreEvent, SubjectScore
-from backend.services.scoring.apply import apply, old_columns
+from backend.services.scoring.apply import OLD, apply, old_columns
 from backend.services.scoring.derive import DERIVED_COLUMNS, SUM_COLUMNS, derived_select
 from backend.services.scoring.rules import Rules
 from backend.services.scoring.sql import is_pg, lock_bulk
@@ -53,28 +54,38 @@ def _where(stmt, cond):
     return stmt if cond is None else stmt.where(cond)
 
 
-def _ledger_agg(session: Session, cond):
-    """Active-event sums per subject and dimension, pivoted to one row per subject.
+def _ledger_pivot(cond):
+    """Active-event sums per subject, one filtered sum per dimension (NULL for a dimension without events).
 
-    On PostgreSQL the GROUP BY goes into a temporary table first: CREATE TABLE AS may run in parallel,
-    an UPDATE … FROM never does.
+    One GROUP BY subject_id with a FILTER per dimension: a single pass with one hash entry per subject,
+    cheaper than grouping by (subject, dimension) and pivoting that.
     """
-    inner = _where(
-        select(E.c.subject_id, E.c.dimension, func.sum(E.c.points).label("p"))
+    return _where(
+        select(
+            E.c.subject_id,
+            *[func.sum(E.c.points).filter(E.c.dimension == d).label(f"sum_{d}") for d in DIMENSIONS],
+        )
         .where(E.c.status == "active")
-        .group_by(E.c.subject_id, E.c.dimension),
+        .group_by(E.c.subject_id),
         cond,
-    ).subquery("inner_agg")
-    pivot = select(
-        inner.c.subject_id,
-        *[func.sum(case((inner.c.dimension == d, inner.c.p), else_=0)).label(f"sum_{d}") for d in DIMENSIONS],
-    ).group_by(inner.c.subject_id)
+    )
+
+
+def _temp_table(session: Session, name: str, stmt) -> None:
+    """PostgreSQL: ``stmt`` into a temporary table dropped at commit (CREATE TABLE AS may run in parallel,
+    an UPDATE … FROM never does), analysed for the statement that reads it."""
+    sql = str(stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+    session.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    session.execute(text(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {sql}"))
+    session.execute(text(f"ANALYZE {name}"))
+
+
+def _ledger_agg(session: Session, cond):
+    """The ledger sums per subject (``_ledger_pivot``); on PostgreSQL in a temporary table first."""
+    pivot = _ledger_pivot(cond)
     if not is_pg(session):
         return pivot.subquery("agg")
-    sql = str(pivot.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
-    session.execute(text("DROP TABLE IF EXISTS score_agg"))
-    session.execute(text(f"CREATE TEMP TABLE score_agg ON COMMIT DROP AS {sql}"))
-    session.execute(text("ANALYZE score_agg"))
+    _temp_table(session, "score_agg", pivot)
     return table("score_agg", column("subject_id", Integer), *[column(c, Integer) for c in SUM_COLUMNS])
 
 
@@ -88,9 +99,10 @@ def _latest_bases(cond):
     )
 
 
-def _source(session: Session, cond_subject, cond_event, cond_base):
-    """Per subject: the ledger sums, risk level and latest base, with the stored score's visible values."""
-    agg = _ledger_agg(session, cond_event)
+def _source(session: Session, cond_subject, cond_event, cond_base, *, agg=None, stored: tuple[str, ...] = ()):
+    """Per subject: the ledger sums, risk level and latest base, with the stored score's visible values
+    (and the ``stored`` columns of the score row as s_<column>)."""
+    agg = _ledger_agg(session, cond_event) if agg is None else agg
     base = _latest_bases(cond_base)
     joined = (
         S.join(T, T.c.subject_id == S.c.id)
@@ -105,11 +117,39 @@ def _source(session: Session, cond_subject, cond_event, cond_base):
             base.c.provincial_score,
             base.c.as_of.label("base_as_of"),
             *old_columns(T),
+            *[T.c[c].label(f"s_{c}") for c in stored],
         )
         .select_from(joined)
         .where(T.c.frozen == false()),
         cond_subject,
     ).subquery("src")
+
+
+#: what ``_changed_source`` keeps per subject: the shape of ``_source``
+_SRC_COLUMNS = (*SUM_COLUMNS, "risk_level", "provincial_score", "base_as_of", *OLD)
+_STORED = (*DERIVED_COLUMNS, "rule_version")
+
+
+def _changed_source(session: Session, rules: Rules, cond_subject, cond_event, cond_base):
+    """PostgreSQL: ``_source`` of only the subjects whose derived score differs from the stored row (or was
+    derived under another version), in a temporary table.
+
+    One CREATE TABLE AS does the whole read: the parallel scan of the ledger, the joins and the derivation,
+    so the UPDATE that follows touches the rows that change and nothing else (none, for an unchanged ledger).
+    """
+    src = _source(session, cond_subject, None, cond_base, agg=_ledger_pivot(cond_event).subquery("agg"), stored=_STORED)
+    nv = derived_select(rules, src, carry=("risk_level", *OLD, *(f"s_{c}" for c in _STORED))).subquery("nv")
+    differs = or_(
+        *[nv.c[c].is_distinct_from(nv.c[f"s_{c}"]) for c in DERIVED_COLUMNS],
+        nv.c.s_rule_version != literal(rules.version),
+    )
+    _temp_table(session, "score_src", select(nv.c.subject_id, *[nv.c[c] for c in _SRC_COLUMNS]).where(differs))
+    types = {
+        **{c.key: c.type for c in T.c},
+        **{o: T.c[o[2:]].type for o in OLD},
+        "risk_level": S.c.risk_level.type,
+    }
+    return table("score_src", column("subject_id", Integer), *[column(c, types[c]) for c in _SRC_COLUMNS])
 
 
 def _ensure_rows(session: Session, rules: Rules, cond) -> None:
@@ -132,17 +172,23 @@ def recompute(
     cause: str = "recompute",
     ref: str | None = None,
 ) -> dict:
-    """Recompute the scores of all subjects (or of ``ids`` / an id range) from the ledger and the bases."""
+    """Recompute the scores of all subjects (or of ``ids`` / an id range) from the ledger and the bases.
+
+    Only the rows that come out different are written ("subjects" counts every subject recomputed).
+    """
     lock_bulk(session)
-    _ensure_rows(session, rules, _subject_filter(S.c.id, ids, id_range))
-    src = _source(
-        session,
-        _subject_filter(S.c.id, ids, id_range),
-        _subject_filter(E.c.subject_id, ids, id_range),
-        _subject_filter(B.c.subject_id, ids, id_range),
-    )
-    result = apply(session, rules, src, cause=cause, ref=ref)
+    cond = _subject_filter(S.c.id, ids, id_range)
+    _ensure_rows(session, rules, cond)
+    conds = (cond, _subject_filter(E.c.subject_id, ids, id_range), _subject_filter(B.c.subject_id, ids, id_range))
+    if not is_pg(session):
+        result = apply(session, rules, _source(session, *conds), cause=cause, ref=ref, only_changed=True)
+    else:
+        src = _changed_source(session, rules, *conds)
+        result = apply(session, rules, src, cause=cause, ref=ref)
+        counted = _where(select(func.count()).select_from(S.join(T, T.c.subject_id == S.c.id)), cond)
+        result["subjects"] = session.scalar(counted.where(T.c.frozen == false()))
     result.pop("subject_ids")
+    result.pop("extra", None)
     return result
 
 
