@@ -4,9 +4,10 @@ Rules: docs/warnings-and-suggestions.md#suggestions.
 
 ``evaluate`` runs every enabled trigger of the version in force as one set-based query over all subjects
 (or a few, after a high-severity signal) and inserts the suggestions with ON CONFLICT DO NOTHING against
-the partial unique index (subject, kind) of live suggestions (on PostgreSQL staged with COPY, then one
-INSERT … SELECT per trigger; elsewhere in batches), so running it twice, or twice at the same moment,
-never makes a duplicate. A closed suggestion keeps its trigger quiet for the
+the partial unique index (subject, kind) of live suggestions. On PostgreSQL each trigger is one
+INSERT … SELECT, the rationale built in SQL (``CANDIDATES``: no suggestion travels to Python and back);
+elsewhere the evaluators' rows are built in Python and inserted in batches. So running it twice, or
+twice at the same moment, never makes a duplicate. A closed suggestion keeps its trigger quiet for the
 trigger's cooldown. One audit row per run (counts and a digest of the ids), one notification per officer.
 
 Officers accept, dismiss (with a coded reason) or mark done (with a coded outcome); the same action again
@@ -19,10 +20,13 @@ import json
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, case, select, text
+from sqlalchemy import JSON, BigInteger, Float, Select, String, case, cast, func, literal, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.selectable import TextualSelect
 
-from backend.db import db, is_pg, pg_raw
+from backend.db import db, is_pg
 from backend.errors import DomainError, NotFound, register
 from backend.models import Subject, utcnow
 from backend.models.field import Suggestion
@@ -37,6 +41,7 @@ from backend.services.oversight.warning_handling import day_start
 from backend.services.scoring.rules import current as current_rules
 from backend.services.suggestions import signals
 from backend.services.suggestions import triggers as suggestion_triggers
+from backend.services.suggestions.education import candidates as education_candidates
 from backend.services.suggestions.education import education_progress
 from backend.services.suggestions.signals import Candidate, Eval
 
@@ -63,7 +68,17 @@ EVALUATORS = {
     "green_stable": signals.green_stable,
     "education_progress": education_progress,
 }
-_EVIDENCE_MAX = 50
+#: PostgreSQL: kind → the candidates as one statement (subject_id, officer_id, office_id, evidence and facts
+#: as JSON), which ``_write_found`` wraps in one INSERT … SELECT, rationale and all: no suggestion travels
+#: to Python and back. Same output as the evaluators (tests/suggestions/test_golden.py compares).
+CANDIDATES = {
+    "event_count": signals.event_count_candidates,
+    "report_category": signals.report_category_candidates,
+    "score_drop": signals.score_drop_candidates,
+    "grade_fall": signals.grade_fall_candidates,
+    "green_stable": signals.green_stable_candidates,
+    "education_progress": education_candidates,
+}
 
 access.allow("suggestion.read", access.STAFF)
 access.allow("suggestion.act", {"officer"})
@@ -101,7 +116,7 @@ def _row(t: dict, version: int, subject_id: int, c: Candidate, now: datetime, na
         "title": t["title"][:200],
         "rationale": {
             "summary": _summary(t, c, names),
-            "evidence": c.evidence[-_EVIDENCE_MAX:],
+            "evidence": c.evidence[-signals.EVIDENCE_MAX :],
             "facts": c.facts,
             "trigger": {"code": t["code"], "kind": t["kind"], "version": version, "params": t["params"]},
         },
@@ -126,19 +141,31 @@ def evaluate(now: datetime | None = None, subject_ids: tuple[int, ...] | None = 
     per_trigger: dict[str, int | str] = {}
     created: list[tuple[int, int | None]] = []
     with db.tx() as s:
-        if is_pg(s):  # a few large one-off statements: compiling them (JIT) costs more than it saves
-            s.execute(text("SET LOCAL jit = off"))
+        pg = is_pg(s)
+        if pg:  # a few large one-off statements: compiling them (JIT) costs more than it saves; their sorts
+            s.execute(text("SET LOCAL jit = off"))  # and hashes (a row per session interval) fit in memory
+            s.execute(text("SET LOCAL work_mem = '64MB'"))
         version, triggers = suggestion_triggers.current(s)
+        rows: list[dict] = []  # the evaluators' suggestions, written together after the last trigger
         for t in triggers:
             if not t.get("enabled", True):
                 per_trigger[t["code"]] = "disabled"
                 continue
-            found = EVALUATORS[t["kind"]](Eval(s, now, t["code"], t["cooldown_days"], subject_ids), t["params"])
+            ctx = Eval(s, now, t["code"], t["cooldown_days"], subject_ids)
+            if pg and t["kind"] in CANDIDATES:
+                found = CANDIDATES[t["kind"]](ctx, t["params"])
+                made = _write_found(s, t, version, now, _rule_names(s, t), found)
+                per_trigger[t["code"]] = len(made)
+                created += made
+                continue
+            found = EVALUATORS[t["kind"]](ctx, t["params"])
             names = _rule_names(s, t)
-            rows = [_row(t, version, sid, c, now, names) for sid, c in sorted(found.items())]
-            made = _write(s, rows)
-            per_trigger[t["code"]] = len(made)
-            created += [(new_id, officer) for new_id, officer in made]
+            rows += [_row(t, version, sid, c, now, names) for sid, c in sorted(found.items())]
+            per_trigger[t["code"]] = 0  # counted when written
+        # a trigger's eligibility looks only at its own kind (codes are unique), so writing later changes nothing
+        for new_id, officer, kind in _write(s, rows):
+            created.append((new_id, officer))
+            per_trigger[kind] += 1
         _tell_officers(s, [officer for _, officer in created])
         if subject_ids is not None and not created:
             return {"created": 0, "per_trigger": per_trigger, "trigger_version": version}  # a no-op signal run
@@ -166,38 +193,81 @@ _COLUMNS = (
     "due_at",
     "created_at",
 )
-_STAGE = """CREATE TEMP TABLE IF NOT EXISTS suggestion_rows (subject_id integer, kind varchar(40),
-    category varchar(20), priority varchar(8), title varchar(200), rationale json, trigger_version integer,
-    officer_id integer, office_id integer, due_at timestamptz, created_at timestamptz) ON COMMIT DROP"""
-_FROM_STAGE = """INSERT INTO suggestions (subject_id, kind, category, priority, title, rationale, trigger_version,
-    officer_id, office_id, due_at, created_at, status)
-SELECT subject_id, kind, category, priority, title, rationale, trigger_version, officer_id, office_id, due_at,
-    created_at, 'open'
-FROM suggestion_rows ORDER BY subject_id ON CONFLICT DO NOTHING RETURNING id, officer_id"""
 
 
 def _write(s: Session, rows: list[dict]) -> list:
-    """Insert the new suggestions, skipping any that a live one of the kind already covers; (id, officer) rows.
-
-    PostgreSQL: COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT DO NOTHING (the
-    rationales travel as COPY text, not as one large bound JSON value); elsewhere batched inserts.
+    """Insert the evaluators' suggestions in batches, skipping any that a live one of the kind already covers;
+    (id, officer, kind) of the new ones. (On PostgreSQL every kind has its one statement in ``CANDIDATES``.)
     """
-    if not rows:
+    c, made = Suggestion.__table__.c, []
+    for i in range(0, len(rows), _BATCH):
+        made += insert_skipping_duplicates(s, Suggestion.__table__, rows[i : i + _BATCH], c.id, c.officer_id, c.kind)
+    return made
+
+
+def _summary_sql(t: dict, facts: ColumnElement, names: str) -> ColumnElement:
+    """``_summary`` in SQL, from the facts (to_char of a double formats like Python's ``:.1f``: both round
+    the binary value correctly; tests/suggestions/test_summary_sql.py compares)."""
+    p, kind = t["params"], t["kind"]
+
+    def fact(key: str) -> ColumnElement:
+        return facts[key].as_string()
+
+    if kind == "event_count":
+        return literal(f"近{p['window_days']}日{names}") + fact("count") + "次"
+    if kind == "report_category":
+        return literal(f"近{p['window_days']}日网格员报告") + fact("count") + f"次涉及{'、'.join(p['categories'])}"
+    if kind == "score_drop":
+        fell = cast(-cast(fact("net_change"), BigInteger), String)
+        return literal(f"近{p['window_days']}日信用矫正分净下降") + fell + "分"
+    if kind == "grade_fall":
+        return "信用等级降至" + fact("grade") + "(当前" + fact("total") + "分)"
+    if kind == "green_stable":
+        return literal(f"连续{p['days']}日保持{'、'.join(p['colours'])}等级(当前") + fact("total") + "分)"
+
+    def hours(key: str) -> ColumnElement:
+        return func.to_char(cast(fact(key), Float) / 60.0, "FM999999999990.0")
+
+    return fact("month") + "已学习" + hours("done_minutes") + "小时,要求" + hours("required_minutes") + "小时"
+
+
+def _write_found(
+    s: Session, t: dict, version: int, now: datetime, names: str, found: Select | TextualSelect | None
+) -> list:
+    """PostgreSQL: one INSERT … SELECT … ON CONFLICT DO NOTHING of ``found``'s candidates; (id, officer) rows."""
+    if found is None:
         return []
-    if not is_pg(s):
-        c, made = Suggestion.__table__.c, []
-        for i in range(0, len(rows), _BATCH):
-            made += insert_skipping_duplicates(s, Suggestion.__table__, rows[i : i + _BATCH], c.id, c.officer_id)
-        return made
-    dumps = json.JSONEncoder(ensure_ascii=False).encode
-    with pg_raw(s) as raw, raw.cursor() as cur:
-        cur.execute(_STAGE)
-        cur.execute("TRUNCATE suggestion_rows")
-        with cur.copy(f"COPY suggestion_rows ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row([dumps(r[k]) if k == "rationale" else r[k] for k in _COLUMNS])
-        cur.execute(_FROM_STAGE)
-        return cur.fetchall()
+    f = found.subquery("found")
+    trigger = {"code": t["code"], "kind": t["kind"], "version": version, "params": t["params"]}
+    rationale = func.json_build_object(
+        "summary",
+        _summary_sql(t, f.c.facts, names),
+        "evidence",
+        f.c.evidence,
+        "facts",
+        f.c.facts,
+        "trigger",
+        cast(literal(json.dumps(trigger, ensure_ascii=False)), JSON),
+    )
+    stamp = Suggestion.__table__.c.created_at.type
+    rows = select(
+        f.c.subject_id,
+        literal(t["code"]),
+        literal(t["category"]),
+        literal(t["priority"]),
+        literal(t["title"][:200]),
+        rationale,
+        literal(version),
+        f.c.officer_id,
+        f.c.office_id,
+        literal(now + timedelta(days=t["due_days"]), stamp),
+        literal(now, stamp),
+        literal("open"),
+    ).order_by(f.c.subject_id)
+    c = Suggestion.__table__.c
+    columns = [*_COLUMNS, "status"]
+    stmt = pg_insert(Suggestion.__table__).from_select(columns, rows).on_conflict_do_nothing()
+    return s.execute(stmt.returning(c.id, c.officer_id)).all()
 
 
 def _scope(subject_ids: tuple[int, ...] | None) -> str:
