@@ -8,7 +8,8 @@ is the magnifying glass for working on the check-in's own code: the same data (i
 with the same floor route, driven through Flask's test client in one thread, floor and check-in batches
 interleaved. It reports wall time and the thread's CPU time per request (the CPU time leaves out the
 database's and Redis's own work and the waits for them) and the floor's share of each. With
-``--profile N`` it then profiles N check-ins by CPU time and prints the heaviest calls.
+``--profile N`` it then profiles N check-ins by CPU time and prints the heaviest calls (environment: SORT,
+a pstats order such as ``tottime``; CALLEES / CALLERS, a pattern of functions whose callees or callers to print).
 """
 
 from __future__ import annotations
@@ -118,10 +119,12 @@ def main() -> None:
         for _ in range(args.profile):
             checkin()
         prof.disable()
-        st = pstats.Stats(prof).sort_stats("cumulative")
+        st = pstats.Stats(prof).sort_stats(os.environ.get("SORT", "cumulative"))
         st.print_stats(40)
         if os.environ.get("CALLEES"):
             st.print_callees(os.environ["CALLEES"])
+        if os.environ.get("CALLERS"):
+            st.print_callers(os.environ["CALLERS"])
     from backend.db import db
 
     db.dispose()
