@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
@@ -15,6 +16,7 @@ HERE = (INSIDE["latitude"], INSIDE["longitude"])
 
 def test_return_report_after_an_approved_leave(page, server, tmp_path):
     s = activated(server)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the product's today (from 16:00 UTC a day ahead)
     status, leave = server.call(
         "POST",
         "/me/requests",
@@ -23,8 +25,8 @@ def test_return_report_after_an_approved_leave(page, server, tmp_path):
             "type": "leave",
             "destination": "桐庐县",
             "reason": "办理户籍",
-            "start_date": date.today().isoformat(),
-            "end_date": (date.today() + timedelta(days=1)).isoformat(),
+            "start_date": today.isoformat(),
+            "end_date": (today + timedelta(days=1)).isoformat(),
         },
         token=s["token"],
     )
