@@ -56,7 +56,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from checkin_load import configure  # noqa: E402 - bench/ on the path first
+from checkin_load import _wait_up, configure  # noqa: E402 - bench/ on the path first
 from pgload import fresh_database  # noqa: E402
 
 FACES = ROOT / "tests" / "faces"
@@ -353,17 +353,12 @@ def start_app(env: dict, port: int) -> subprocess.Popen:
         cwd=ROOT,
         env={**os.environ, **env, "WEB_CONCURRENCY": "2", "PORT": str(port), "HOST": "127.0.0.1"},
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.3)
-    server.kill()
-    raise RuntimeError("gunicorn did not come up")
+    try:
+        _wait_up(port)
+    except RuntimeError:
+        server.kill()
+        raise
+    return server
 
 
 def stop(procs: list[subprocess.Popen]) -> None:
