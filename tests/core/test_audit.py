@@ -331,3 +331,34 @@ def test_bureau_read_and_grid_refusal(client, world):
     assert actions.count("subject.read_id_number") == 1
     login(client, "officerA")  # logins are state changes too
     assert _rows_after(before)[-1].action == "auth.login"
+
+
+def _pipeline_off() -> bool:
+    """The thread's pooled connection is out of PostgreSQL's pipeline mode (always true on SQLite)."""
+    if db.is_sqlite:
+        return True
+    from psycopg import pq
+
+    with db.engine.connect() as conn:
+        return conn.connection.dbapi_connection.pgconn.pipeline_status == pq.PipelineStatus.OFF
+
+
+def test_a_refused_audit_row_fails_the_commit_and_keeps_nothing(settings, world):
+    """On PostgreSQL the chain's insert is sent with the COMMIT (one round trip): its error must still fail
+    the commit, take the transaction's own writes with it, and leave the connection fit for the next one."""
+    from sqlalchemy.exc import IntegrityError
+
+    from backend.models import Notification
+
+    before = _last_id()
+    officer_id = world.users["officer_A"].id
+    with pytest.raises(IntegrityError, match="action"), db.tx() as s:
+        s.add(Notification(user_id=officer_id, kind="test", title="never stored"))
+        audit.record(s, None)  # an action is required: the database refuses the row
+    with db.engine.connect() as conn:
+        assert conn.execute(select(func.count()).where(Notification.title == "never stored")).scalar_one() == 0
+    assert _rows_after(before) == []
+    assert _pipeline_off()
+    ids = _write(["test.after_refusal"])
+    assert len(ids) == 1 and _pipeline_off()
+    assert _verify().ok
