@@ -114,6 +114,11 @@ def as_created(c: CheckIn) -> dict:
     return {col.key: getattr(c, col.key) for col in CheckIn.__table__.columns} | _AS_CREATED
 
 
+def _as_written(row: dict) -> dict:
+    """``as_created`` of the check-in that ``_create`` has just inserted with ``row``'s columns (no ORM object)."""
+    return {col.key: row.get(col.key) for col in CheckIn.__table__.columns} | _AS_CREATED
+
+
 def submit(actor: Actor, data: dict, *, offline: bool = False) -> tuple[dict, bool]:
     """Check in once per client id: (the check-in as created, whether this was a retry).
 
@@ -123,7 +128,7 @@ def submit(actor: Actor, data: dict, *, offline: bool = False) -> tuple[dict, bo
     the unique key for the first to commit, then replays it.
     """
     try:
-        c, created = _create(actor, data, offline=offline)
+        view, created = _create(actor, data, offline=offline)
     except IntegrityError:
         with db.tx() as s:
             subject_id = actor.subject_id or -1
@@ -132,10 +137,10 @@ def submit(actor: Actor, data: dict, *, offline: bool = False) -> tuple[dict, bo
             )
         if c is None:
             raise
-        created = False
-    if not created and any(getattr(c, k) != data[k] for k in _CONTENT):
+        view, created = as_created(c), False
+    if not created and any(view[k] != data[k] for k in _CONTENT):
         raise DomainError("IDEMPOTENCY_KEY_REUSED")
-    return as_created(c), not created
+    return view, not created
 
 
 def create(
@@ -145,22 +150,24 @@ def create(
 
     A retry (the same client id) returns the check-in it made.
     """
-    return _create(actor, data, offline=offline, kind=kind, request_id=request_id)[0]
+    view, _created = _create(actor, data, offline=offline, kind=kind, request_id=request_id)
+    return db.session.get(CheckIn, view["id"])
 
 
 def _create(
     actor: Actor, data: dict, *, offline: bool = False, kind: str = "checkin", request_id: int | None = None
-) -> tuple[CheckIn, bool]:
-    """``create``, and whether it created (False: a retry). The hot path of the subjects' app, so it writes
-    with prebuilt Core statements, the same on every database: one read (subject, retry, district), the
-    check-in's insert, the photo's conditional update, the outbox row, and the audit rows at commit."""
+) -> tuple[dict, bool]:
+    """``create``: the check-in as created (``as_created``), and whether it created (False: a retry). The hot
+    path of the subjects' app, so it writes with prebuilt Core statements, the same on every database: one
+    read (subject, retry, district), the check-in's insert, the photo's conditional update, the outbox row,
+    and the audit rows at commit; it builds no ORM object."""
     access.require(actor, "checkin.self")
     now = periods.now()
     claimed = data["captured_at"]
     with db.tx() as s:
         subject_id, retry_id, district = _own_subject_and_retry(s, actor, data["client_id"], data["upload_id"])
         if retry_id is not None:
-            return s.get(CheckIn, retry_id), False
+            return as_created(s.get(CheckIn, retry_id)), False
         if claimed > now + CLOCK_SKEW:
             raise DomainError("CAPTURED_AT_INVALID", {"captured_at": ["in the future"]})
         if claimed < now - MAX_AGE:
@@ -188,20 +195,21 @@ def _create(
             "area_basis": geo.basis,
         }
         claim = Claim(claimed, lat, lon, time_tolerance=CHECKIN_TIME_TOLERANCE)
-        c = CheckIn(id=s.connection().execute(_INSERT, values).scalar_one(), **values)
+        checkin_id = s.connection().execute(_INSERT, values).scalar_one()
         # the attachment checks (claim, duplicates, face check) need no request data: they run in a job
         attachments.attach(
-            s, actor, c.upload_id, subject_id=subject_id, record_type="checkin", record_id=c.id, claim=claim, defer=True
-        )
+            s, actor, data["upload_id"], subject_id=subject_id, record_type="checkin", record_id=checkin_id,
+            claim=claim, defer=True,
+        )  # fmt: skip
         audit.record(
             s,
             "checkin.create",
             actor=actor,
             target_type="checkin",
-            target_id=c.id,
-            details={"kind": kind, "offline": c.offline, "inside_area": c.inside_area, "status": c.status},
+            target_id=checkin_id,
+            details={"kind": kind, "offline": was_offline, "inside_area": geo.inside, "status": "pending"},
         )
-    return c, True
+    return _as_written(values | {"id": checkin_id}), True
 
 
 def interval_for(session: Session, subject: Subject) -> tuple[int, grade_effects.GradeEffects]:
