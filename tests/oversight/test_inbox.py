@@ -317,3 +317,35 @@ def test_a_decided_item_leaves_the_inbox(client, world, setup):
         s.get(FieldReport, setup["negative_field_report"]).status = "confirmed"
     kinds = {i["kind"] for i in _get(client, "officerA")}
     assert "suggestion" not in kinds and "negative_field_report" not in kinds
+
+
+def test_users_of_a_role_share_one_statement_with_their_own_exclusions(client, world, setup):
+    """The inbox statement is kept per role, not per user: the caller's id is bound, so an appeal that
+    excludes one bureau user is still hidden from them and shown to their colleague, asked in turn."""
+    from backend.services.identity.users import create_user
+    from backend.services.oversight import inbox
+    from tests.factories import PASSWORD
+
+    with db.tx() as s:
+        colleague = create_user(
+            s, username="bureauA2", password=PASSWORD, role="bureau", unit_ids=[world.units["district_A"]]
+        ).id
+    sid, now = world.subjects["A"].id, utcnow()
+    hidden = _add(
+        Appeal(
+            subject_id=sid,
+            office_id=world.units["office_A"],
+            event_id=_event(sid, colleague),
+            reason="复核",
+            decider_role="bureau",
+            excluded_user_ids=[colleague],
+            due_at=now + 80 * H,
+        )
+    )
+    inbox._memo.clear()
+    for _ in range(2):
+        mine = {i["item_id"] for i in _get(client, "bureauA", "&kind=appeal")}
+        theirs = {i["item_id"] for i in _get(client, "bureauA2", "&kind=appeal")}
+        assert mine == {setup["appeal_bureau"], hidden}
+        assert theirs == {setup["appeal_bureau"]}
+    assert [key[:2] for key in inbox._memo] == [("page", ("bureau", True))], "one statement for both users"

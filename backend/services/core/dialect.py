@@ -23,10 +23,13 @@ def json_list_has_any(session: Session, col, values: Sequence[str]) -> ColumnEle
     return exists(select(literal(1)).select_from(items).where(column("value").in_(list(values))))
 
 
-def json_list_has_int(session: Session, col, value: int) -> ColumnElement[bool]:
-    """True where the JSON list in ``col`` holds the whole number ``value``."""
+def json_list_has_int(session: Session, col, value: int | ColumnElement) -> ColumnElement[bool]:
+    """True where the JSON list in ``col`` holds the whole number ``value`` (a number, or an integer bound
+    parameter or column)."""
     if is_pg(session):
-        return cast(col, postgresql.JSONB).contains([value])
+        if isinstance(value, int):
+            return cast(col, postgresql.JSONB).contains([value])
+        return cast(col, postgresql.JSONB).contains(func.jsonb_build_array(value))
     items = func.json_each(col).table_valued("value")
     return exists(select(literal(1)).select_from(items).where(column("value") == value))
 

@@ -16,9 +16,10 @@ Routing is applied here, once, from each item's ``decider_role`` and office
 
 The whole listing (filter, order, page and the number of matching items) is one SQL statement; providers
 live in ``oversight.providers``. Building that statement (ten providers, each a subquery) costs more than
-running it, so it is built once per shape (role, caller, kinds, which filters) and kept, with the varying
-values (the caller's offices, the time, the filter values, the page) as bound parameters; SQLAlchemy then
-finds its compiled form in its cache instead of walking the whole tree again.
+running it, so it is built once per shape (role, kinds, which filters) and kept, with the varying
+values (the caller's id and offices, the time, the filter values, the page) as bound parameters; SQLAlchemy
+then finds its compiled form in its cache instead of walking the whole tree again. Every user of a role
+shares the role's statements, so a new process builds each shape once, not once per user.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ BUREAU_DECIDES_OVERDUE = frozenset(
 
 #: the filters of ``list_query`` bound as parameters ``inbox_<name>`` (``overdue`` and ``kind`` shape the statement)
 FILTERS = ("subject_id", "office_id", "subtype", "due_before")
-#: statements kept by shape (see the module docstring); a few per staff user
+#: statements kept by shape (see the module docstring): a few per role and filter combination
 MEMO_SIZE = 512
 _memo: OrderedDict[tuple, Select] = OrderedDict()
 _memo_lock = threading.Lock()
@@ -145,12 +146,13 @@ def _items(actor: Actor | None, kinds: tuple[str, ...] | None):
 
 
 def _params(session: Session, actor: Actor, now: datetime) -> dict:
-    return {"inbox_offices": scope_offices(session, actor), "inbox_now": now}
+    return {"inbox_offices": scope_offices(session, actor), "inbox_now": now, "inbox_caller": actor.user_id}
 
 
 def _shape(actor: Actor | None, *rest) -> tuple:
-    """What a kept statement depends on: the caller (a provider may drop items by user), the providers, ``rest``."""
-    who = (actor.role, actor.user_id) if actor is not None else None
+    """What a kept statement depends on: the caller's role (the routing) and whether it is a user (a provider
+    may drop items by user: the user's id is bound as ``providers.CALLER``), the providers, ``rest``."""
+    who = (actor.role, actor.user_id is not None) if actor is not None else None
     return (who, tuple(PROVIDERS), db.is_sqlite, *rest)
 
 

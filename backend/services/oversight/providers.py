@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import DateTime, Select, String, and_, cast, literal, null, select
+from sqlalchemy import DateTime, Integer, Select, String, and_, bindparam, cast, literal, null, select
 
 from backend.db import db
 from backend.models import Subject, Upload, Warning
@@ -28,6 +28,9 @@ MIRRORED_WARNINGS = ("EVIDENCE_SUSPECT", "KEYWORD_HIGH")
 #: what every provider selects, in this order
 COLUMNS = ("item_id", "subject_id", "office_id", "decider_role", "due_at", "created_at", "subtype", "title")
 ProviderFn = Callable[[Actor | None], Select]
+#: the caller's user id, bound by whoever runs a provider's statement for an actor (the inbox binds it), so
+#: that one statement serves every user of a role: its shape does not depend on who asks
+CALLER = bindparam("inbox_caller", type_=Integer)
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ def appeals(actor: Actor | None) -> Select:
         .where(Appeal.status == "pending")
     )
     if actor is not None and actor.user_id is not None:
-        stmt = stmt.where(~json_list_has_int(db.session, Appeal.excluded_user_ids, actor.user_id))
+        stmt = stmt.where(~json_list_has_int(db.session, Appeal.excluded_user_ids, CALLER))
     return stmt
 
 
