@@ -144,7 +144,8 @@ def _send_with_commit(session: Session) -> None:
     every other writer's wait too. Under load a thread that waits on the network then waits again for
     Python's interpreter lock (up to its 5 ms switch interval), so one round trip less inside the lock is
     most of its hold (issue 20: the check-ins at concurrency 32). An error of the insert is raised by the
-    commit, which then rolls back as any failed commit does. Left after the commit by ``_end_pipeline``.
+    commit, which then rolls back as any failed commit does (docs/audit-and-privacy.md#audit-log). Left after
+    the commit by ``_end_pipeline``.
     """
     record = session.connection().connection
     if _PIPELINE not in record.info:
