@@ -16,7 +16,7 @@ time whatever the answers take) for ``--seconds``, in alternating slices of real
 that the machine's drift hits both alike. The screens: the inbox, the dashboard, the subject list (filtered
 by office and grade, and searched by name), warnings, suggestions, a subject's profile and its score
 history. The measure starts after ``--warmup`` seconds (30) of the same load after the workers start: in them
-each worker builds each user's inbox statement and counts the dashboard's offices for the first time (the
+each worker builds each role's inbox statements and counts the dashboard's offices for the first time (the
 warm-up's p99 per screen is printed apart, as the cold start's). Each screen's floor is an endpoint that
 authenticates the same way and runs the one SQL statement that returns the same rows (the page of 20, or the
 few aggregates), and serialises them as JSON.
@@ -646,7 +646,7 @@ def main() -> None:
     )
     try:
         _wait_up(args.port)
-        # warm-up, the same load unmeasured: in it each worker builds each user's inbox statement and counts
+        # warm-up, the same load unmeasured: in it each worker builds each role's inbox statements and counts
         # the dashboard's offices for the first time; its p99 is reported apart as the cold start's
         cold = run_load(args.port, tokens, args.subjects, args.users, args.warmup, False, 0)
         run_load(args.port, tokens, args.subjects, args.users, min(args.warmup, 4), True, 0)

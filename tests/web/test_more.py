@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from playwright.sync_api import expect
 
+from backend.services.activities import periods
 from tests.web.conftest import INSIDE, login
 from tests.web.journeys import PASSWORD, activated
 from tests.web.photos import CAMERA, PHONE, taken_now
@@ -16,7 +16,7 @@ HERE = (INSIDE["latitude"], INSIDE["longitude"])
 
 def test_return_report_after_an_approved_leave(page, server, tmp_path):
     s = activated(server)
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the product's today (from 16:00 UTC a day ahead)
+    today = periods.local_date(periods.now())  # the product's today (from 16:00 UTC a day ahead)
     status, leave = server.call(
         "POST",
         "/me/requests",

@@ -111,12 +111,16 @@ _CONTENT = ("upload_id", "latitude", "longitude", "accuracy_m", "captured_at")
 
 def as_created(c: CheckIn) -> dict:
     """The check-in as its create answered it; a retry of the create is answered this again, byte for byte."""
-    return {col.key: getattr(c, col.key) for col in CheckIn.__table__.columns} | _AS_CREATED
+    return _answer(lambda key: getattr(c, key))
 
 
 def _as_written(row: dict) -> dict:
     """``as_created`` of the check-in that ``_create`` has just inserted with ``row``'s columns (no ORM object)."""
-    return {col.key: row.get(col.key) for col in CheckIn.__table__.columns} | _AS_CREATED
+    return _answer(row.get)
+
+
+def _answer(value_of) -> dict:
+    return {col.key: value_of(col.key) for col in CheckIn.__table__.columns} | _AS_CREATED
 
 
 def submit(actor: Actor, data: dict, *, offline: bool = False) -> tuple[dict, bool]:

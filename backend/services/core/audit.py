@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import Pool
 
 from backend import runtime
+from backend.db import is_pg
 from backend.models import AuditLog, utcnow
 from backend.services.core.actors import SYSTEM, Actor
 
@@ -165,7 +166,7 @@ def _write_pending(session: Session) -> None:
         return
     session.flush()  # the transaction's own writes first, before the chain lock is taken
     prev_id, prev_mac = _lock_and_last(session)
-    if session.connection().dialect.name == "postgresql":
+    if is_pg(session):
         _send_with_commit(session)
     rows = []
     for _tx, item in pending:

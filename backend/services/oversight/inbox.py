@@ -51,7 +51,7 @@ from backend.models import OrgUnit, Subject, utcnow
 from backend.models.base import UTCDateTime
 from backend.services.core.actors import Actor
 from backend.services.identity import access
-from backend.services.oversight.providers import COLUMNS, PROVIDERS
+from backend.services.oversight.providers import CALLER, COLUMNS, PROVIDERS
 
 access.allow("inbox.read", access.STAFF)
 
@@ -146,7 +146,7 @@ def _items(actor: Actor | None, kinds: tuple[str, ...] | None):
 
 
 def _params(session: Session, actor: Actor, now: datetime) -> dict:
-    return {"inbox_offices": scope_offices(session, actor), "inbox_now": now, "inbox_caller": actor.user_id}
+    return {"inbox_offices": scope_offices(session, actor), "inbox_now": now, CALLER.key: actor.user_id}
 
 
 def _shape(actor: Actor | None, *rest) -> tuple:
