@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, inspect, select, text, update
+from sqlalchemy import bindparam, func, inspect, select, text, update
 
 from backend import runtime
 from backend.db import after_commit, db
@@ -212,6 +213,35 @@ def test_key_comes_from_config(settings, test_env):
         for name in inspect(conn).get_table_names():  # every table the database has, not only the models'
             for row in conn.execute(text(f'SELECT * FROM "{name}"')):
                 assert key not in str(tuple(row)), f"the audit key is stored in {name}"
+
+
+@pytest.mark.parametrize("key", ["k", "b" * 64, "长" * 30], ids=["short", "one-block", "longer-than-a-block"])
+def test_the_databases_hmac_is_pythons(settings, key):
+    """The database computes each row's MAC in its INSERT (PostgreSQL's sha256, on SQLite a registered function),
+    ``verify`` with Python's ``hmac``: they agree for a key shorter than, as long as and longer than SHA-256's
+    64-byte block (30 × 3 UTF-8 bytes), on any text."""
+    text_ = 'a\n{"说明":"引号\\" 🙂"}'
+    with db.engine.connect() as conn:
+        if db.is_sqlite:
+            audit._register_sqlite_hmac(conn)
+        got = conn.execute(
+            select(audit._hmac_sha256_hex(bindparam("inner_pad"), bindparam("outer_pad"), text_)),
+            audit._pads(key.encode()),
+        ).scalar_one()
+    assert got == hmac.new(key.encode(), text_.encode(), hashlib.sha256).hexdigest()
+
+
+def test_rows_the_database_links_verify(settings):
+    """What JSON must escape or leaves as it is, in details and purpose, signs the same in the database's MAC
+    as in ``verify``'s canonical JSON."""
+    before = _last_id()
+    details = {"说明": '引号" 反斜杠\\ 换行\n', "emoji": "🙂", "n": 1.5, "none": None, "list": [1, "二"]}
+    _write(["test.mac.one", "test.mac.two"], details=details, purpose="核查\t目的", target_id="id:1")
+    rows = _rows_after(before)
+    assert len(rows) == 2 and rows[0].details == details and rows[1].prev_mac == rows[0].mac
+    for row in rows:
+        assert row.mac == audit.compute_mac(row.prev_mac, row)
+    assert _verify().ok
 
 
 def test_concurrent_writers_do_not_fork_the_chain(settings):

@@ -2,7 +2,9 @@
 
 Rows are queued on the session and written in ``before_commit``, after taking a chain lock (PostgreSQL:
 a transaction-scoped advisory lock; SQLite: the write lock taken at BEGIN IMMEDIATE), so concurrent
-writers never fork the chain and the lock is held only for the last moment of the transaction.
+writers never fork the chain and the lock is held only for the last moment of the transaction. The
+database links each row to the last one in its own INSERT (``_chained_insert``); ``verify`` checks the
+chain with Python's ``hmac``.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import Connection, LargeBinary, String, bindparam, cast, event, func, insert, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import Pool
+from sqlalchemy.sql.functions import FunctionElement
 
 from backend import runtime
 from backend.db import is_pg
@@ -82,19 +87,33 @@ def record_bulk(
 
 def canonical(row: Any) -> str:
     """The row's content as the MAC signs it (an ``AuditLog`` or a result row with the same columns)."""
-    payload = {
-        "id": row.id,
-        "created_at": row.created_at.isoformat(timespec="microseconds"),
+    head, tail = _around_id(row)
+    return f"{head}{row.id}{tail}"
+
+
+def _around_id(row: Any) -> tuple[str, str]:
+    """The canonical JSON before and after the row's id (which the database assigns when it chains the row).
+
+    The keys are sorted: ``action`` to ``details`` come before ``id``, ``purpose`` to ``target_type`` after.
+    """
+    before = {
+        "action": row.action,
         "actor_id": row.actor_id,
         "actor_role": row.actor_role,
-        "action": row.action,
-        "target_type": row.target_type,
-        "target_id": row.target_id,
-        "purpose": row.purpose,
-        "request_id": row.request_id,
+        "created_at": row.created_at.isoformat(timespec="microseconds"),
         "details": row.details,
     }
-    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    after = {
+        "purpose": row.purpose,
+        "request_id": row.request_id,
+        "target_id": row.target_id,
+        "target_type": row.target_type,
+    }
+    return f'{_dumps(before)[:-1]},"id":', f",{_dumps(after)[1:]}"
+
+
+def _dumps(value: dict) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _json_value(value: object) -> str:
@@ -107,44 +126,106 @@ def compute_mac(prev_mac: str, row: Any, key: bytes | None = None) -> str:
     return hmac.new(key, (prev_mac + "\n" + canonical(row)).encode(), hashlib.sha256).hexdigest()
 
 
-#: PostgreSQL, one round trip: take the chain lock, then (a new statement, so a new snapshot that sees the
-#: last holder's commit) read the chain's last row
-_PG_LOCK_AND_LAST = (
-    f"SELECT pg_advisory_xact_lock({_LOCK_KEY}); "  # noqa: S608 - a constant, no input
-    "SELECT id, mac FROM audit_log ORDER BY id DESC LIMIT 1"
+_LOCK = f"SELECT pg_advisory_xact_lock({_LOCK_KEY})"  # PostgreSQL's chain lock (a constant, no input)
+
+
+class _hmac_sha256_hex(FunctionElement):
+    """HMAC-SHA256 (RFC 2104) of a text, as lower-case hex, computed by the database: (inner pad, outer pad,
+    text) with the pads = the key (≤ 64 bytes, zero-padded to 64) XOR 0x36 and XOR 0x5c (``_pads``)."""
+
+    type = String()
+    name = "audit_hmac_sha256"
+    inherit_cache = True
+
+
+@compiles(_hmac_sha256_hex, "postgresql")
+def _hmac_pg(element, compiler, **kw) -> str:
+    inner, outer, text = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"encode(sha256({outer} || sha256({inner} || convert_to({text}, 'UTF8'))), 'hex')"
+
+
+@compiles(_hmac_sha256_hex, "sqlite")
+def _hmac_sqlite(element, compiler, **kw) -> str:
+    return f"audit_hmac_sha256({compiler.process(element.clauses, **kw)})"  # see ``_register_sqlite_hmac``
+
+
+def _hmac_with_pads(inner: bytes, outer: bytes, text: str) -> str:
+    return hashlib.sha256(outer + hashlib.sha256(inner + text.encode()).digest()).hexdigest()
+
+
+def _register_sqlite_hmac(conn: Connection) -> None:
+    """SQLite: give the connection the HMAC function (once per connection, whenever it was opened)."""
+    record = conn.connection
+    if not record.info.get(_SQLITE_HMAC):
+        record.dbapi_connection.create_function("audit_hmac_sha256", 3, _hmac_with_pads, deterministic=True)
+        record.info[_SQLITE_HMAC] = True
+
+
+_SQLITE_HMAC = "audit_hmac_sha256"  # pool record info key: the SQLite connection has the function
+
+
+@lru_cache(maxsize=4)
+def _pads(key: bytes) -> dict[str, bytes]:
+    """The key's HMAC pads, bound to the chained insert: as secret as the key, and like every bound value never
+    written to a log (the engine hides parameters, ``backend.db``)."""
+    block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")  # noqa: PLR2004 - SHA-256's block
+    return {
+        "inner_pad": bytes(b ^ 0x36 for b in block),
+        "outer_pad": bytes(b ^ 0x5C for b in block),
+    }
+
+
+_QUEUED_COLUMNS = (
+    "created_at",
+    "actor_id",
+    "actor_role",
+    "action",
+    "target_type",
+    "target_id",
+    "purpose",
+    "request_id",
+    "details",
 )
 
 
-_INSERT = insert(AuditLog.__table__)
+def _chained_insert():
+    """One row, linked to the chain's last row by the database in the same statement: its id (the last + 1),
+    its ``prev_mac`` (the last row's MAC, or 64 zeros) and its ``mac`` over the canonical JSON, which the
+    caller sends as the text before and after the id (``_around_id``). Each row is its own statement, so the
+    next one sees it as the last. Inline: no RETURNING of the id, which the pipeline would wait for."""
+    t = AuditLog.__table__
+    last_id = func.coalesce(select(t.c.id).order_by(t.c.id.desc()).limit(1).scalar_subquery(), 0)
+    last_mac = func.coalesce(select(t.c.mac).order_by(t.c.id.desc()).limit(1).scalar_subquery(), GENESIS)
+    new_id = last_id + 1
+    text = last_mac + "\n" + bindparam("head", type_=String) + cast(new_id, String) + bindparam("tail", type_=String)
+    pads = (bindparam("inner_pad", type_=LargeBinary), bindparam("outer_pad", type_=LargeBinary))
+    return (
+        insert(t)
+        .inline()
+        .values(
+            id=new_id,
+            prev_mac=last_mac,
+            mac=_hmac_sha256_hex(*pads, text),
+            **{c: bindparam(c, type_=t.c[c].type) for c in _QUEUED_COLUMNS},
+        )
+    )
 
 
-def _lock_and_last(session: Session) -> tuple[int, str]:
-    """Take the chain lock (PostgreSQL: advisory; SQLite: the write lock taken at BEGIN) and read the last link."""
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        cur = conn.connection.cursor()  # the transaction's own DBAPI connection: no parameters, so one simple query
-        try:
-            cur.execute(_PG_LOCK_AND_LAST)
-            cur.nextset()
-            last = cur.fetchone()
-        finally:
-            cur.close()
-    else:
-        last = conn.execute(select(AuditLog.id, AuditLog.mac).order_by(AuditLog.id.desc()).limit(1)).first()
-    return (last[0], last[1]) if last else (0, GENESIS)
+_CHAINED_INSERT = _chained_insert()
 
 
 _PIPELINE = "audit_pipeline"  # pool record info key: the PostgreSQL connection's open pipeline
 
 
 def _send_with_commit(session: Session) -> None:
-    """PostgreSQL: put the transaction's connection in pipeline mode, so that the chain's insert is not
-    waited for but goes to the server with the COMMIT that follows, in one round trip.
+    """PostgreSQL: put the transaction's connection in pipeline mode, so that the chain lock and the chain's
+    inserts are not waited for but go to the server with the COMMIT that follows, in one round trip.
 
     The chain lock is held from the moment it is granted until the COMMIT: every wait in between is
     every other writer's wait too. Under load a thread that waits on the network then waits again for
-    Python's interpreter lock (up to its 5 ms switch interval), so one round trip less inside the lock is
-    most of its hold (issue 20: the check-ins at concurrency 32). An error of the insert is raised by the
+    Python's interpreter lock (up to its 5 ms switch interval). With the rows linked by the database
+    (``_chained_insert``) no client round trip is left inside the lock: the server grants it, inserts and
+    commits (issue 20: the check-ins at concurrency 32). An error of the lock or an insert is raised by the
     commit, which then rolls back as any failed commit does (docs/audit-and-privacy.md#audit-log). Left after
     the commit by ``_end_pipeline``.
     """
@@ -165,17 +246,18 @@ def _write_pending(session: Session) -> None:
     if not pending:
         return
     session.flush()  # the transaction's own writes first, before the chain lock is taken
-    prev_id, prev_mac = _lock_and_last(session)
+    conn = session.connection()
     if is_pg(session):
         _send_with_commit(session)
-    rows = []
+        conn.exec_driver_sql(_LOCK)  # a statement of its own: the inserts' snapshots see the last holder's rows
+    else:
+        _register_sqlite_hmac(conn)
+    pads = _pads(runtime.settings().audit_key.encode())
     for _tx, item in pending:
-        row = {**item, "id": prev_id + 1, "created_at": utcnow(), "prev_mac": prev_mac}
+        row = {**item, "created_at": utcnow()}
         row["details"] = json.loads(json.dumps(row["details"], default=_json_value))  # what the database gives back
-        row["mac"] = compute_mac(prev_mac, SimpleNamespace(**row))
-        rows.append(row)
-        prev_id, prev_mac = row["id"], row["mac"]
-    session.connection().execute(_INSERT, rows)
+        head, tail = _around_id(SimpleNamespace(**row))
+        conn.execute(_CHAINED_INSERT, {**row, "head": head, "tail": tail, **pads})
 
 
 @event.listens_for(Pool, "checkin")
