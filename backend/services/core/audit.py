@@ -134,7 +134,7 @@ class _hmac_sha256_hex(FunctionElement):
     text) with the pads = the key (≤ 64 bytes, zero-padded to 64) XOR 0x36 and XOR 0x5c (``_pads``)."""
 
     type = String()
-    name = "audit_hmac_sha256"
+    name = "audit_hmac_sha256"  # SQLite: a function of that name (``_register_sqlite_hmac``)
     inherit_cache = True
 
 
@@ -146,7 +146,7 @@ def _hmac_pg(element, compiler, **kw) -> str:
 
 @compiles(_hmac_sha256_hex, "sqlite")
 def _hmac_sqlite(element, compiler, **kw) -> str:
-    return f"audit_hmac_sha256({compiler.process(element.clauses, **kw)})"  # see ``_register_sqlite_hmac``
+    return f"{element.name}({compiler.process(element.clauses, **kw)})"
 
 
 def _hmac_with_pads(inner: bytes, outer: bytes, text: str) -> str:
@@ -155,13 +155,10 @@ def _hmac_with_pads(inner: bytes, outer: bytes, text: str) -> str:
 
 def _register_sqlite_hmac(conn: Connection) -> None:
     """SQLite: give the connection the HMAC function (once per connection, whenever it was opened)."""
-    record = conn.connection
-    if not record.info.get(_SQLITE_HMAC):
-        record.dbapi_connection.create_function("audit_hmac_sha256", 3, _hmac_with_pads, deterministic=True)
-        record.info[_SQLITE_HMAC] = True
-
-
-_SQLITE_HMAC = "audit_hmac_sha256"  # pool record info key: the SQLite connection has the function
+    record, name = conn.connection, _hmac_sha256_hex.name
+    if not record.info.get(name):  # pool record info: the connection has the function
+        record.dbapi_connection.create_function(name, 3, _hmac_with_pads, deterministic=True)
+        record.info[name] = True
 
 
 @lru_cache(maxsize=4)
@@ -175,17 +172,7 @@ def _pads(key: bytes) -> dict[str, bytes]:
     }
 
 
-_QUEUED_COLUMNS = (
-    "created_at",
-    "actor_id",
-    "actor_role",
-    "action",
-    "target_type",
-    "target_id",
-    "purpose",
-    "request_id",
-    "details",
-)
+_LINKED = ("id", "prev_mac", "mac")  # the columns the database sets; the queued row's values fill the others
 
 
 def _chained_insert():
@@ -206,7 +193,7 @@ def _chained_insert():
             id=new_id,
             prev_mac=last_mac,
             mac=_hmac_sha256_hex(*pads, text),
-            **{c: bindparam(c, type_=t.c[c].type) for c in _QUEUED_COLUMNS},
+            **{c.key: bindparam(c.key, type_=c.type) for c in t.columns if c.key not in _LINKED},
         )
     )
 
